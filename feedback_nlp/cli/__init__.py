@@ -1,0 +1,22 @@
+"""The ``feedback-nlp`` command line: a thin layer over the Python API, one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from . import info, tag, validate
+
+app = typer.Typer(
+    name="feedback-nlp",
+    help="Tag Vietnamese civic feedback by theme (harassment, delays, courtesy, digitalisation) and sentiment.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("tag")(tag.tag_command)
+app.command("info")(info.info_command)
+app.command("validate")(validate.validate_command)
+
+
+def main() -> None:
+    app()

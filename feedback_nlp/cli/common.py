@@ -1,0 +1,26 @@
+"""Helpers shared by CLI commands: loading a model and reporting errors in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+from ..errors import FeedbackNLPError
+from ..model import FeedbackModel
+from ..persistence import load_model
+
+MODEL_HELP = "Model directory (holds meta.json and model.skops). Default: the shipped model."
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_model_or_exit(model_dir: Path | None) -> FeedbackModel:
+    try:
+        return load_model(model_dir)
+    except FeedbackNLPError as exc:
+        fail(str(exc))

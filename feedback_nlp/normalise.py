@@ -1,0 +1,87 @@
+"""Stage 1: turn raw text into the canonical form that segmentation and features see.
+
+NFC, HTML and control characters removed, lower-cased, URLs/e-mails/phones/numbers masked,
+underthesea's token normalisation (tone-mark placement, common misspellings) and the
+project's abbreviation table applied. Training and tagging use the same function, and the
+version below is stored in every model's meta.json so a model refuses a different normaliser.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from underthesea.pipeline.text_normalize.text_normalizer import character_map, token_map
+
+NORMALISER_VERSION = "1"
+
+URL_TOKEN = "xxurl"
+EMAIL_TOKEN = "xxemail"
+PHONE_TOKEN = "xxphone"
+# A digit keeps the segmenter treating it as a number ("0 phút"), unlike a made-up word.
+NUMBER_TOKEN = "0"
+MASK_TOKENS = (URL_TOKEN, EMAIL_TOKEN, PHONE_TOKEN, NUMBER_TOKEN)
+
+_HTML_TAG = re.compile(r"<[^<>]{0,200}>")
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:vn|com|net|org|gov)(?:/\S*)?\b")
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# Vietnamese phone numbers: 0 or +84 followed by 8-10 digits, possibly grouped by . - or spaces.
+_PHONE = re.compile(r"(?<!\w)(?:\+84|0)(?:[\s.-]?\d){8,10}(?!\w)")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_REPEATED = re.compile(r"(\w)\1{2,}")
+_SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+
+# Abbreviations people type on phones, mapped to the full word. Applied to whole words only.
+ABBREVIATIONS: dict[str, str] = {
+    "ko": "không", "k": "không", "kg": "không", "hok": "không", "hông": "không", "hong": "không",
+    "khong": "không", "kh": "không", "kp": "không phải",
+    "dc": "được", "đc": "được", "dk": "được", "đk": "được", "duoc": "được",
+    "ng": "người", "ngta": "người ta", "mn": "mọi người", "mng": "mọi người",
+    "j": "gì", "gi": "gì", "vs": "với", "r": "rồi", "roi": "rồi",
+    "cb": "cán bộ", "cbcc": "cán bộ công chức", "ubnd": "ubnd",
+    "bít": "biết", "bik": "biết", "bt": "biết", "z": "vậy", "v": "vậy", "zậy": "vậy", "dzậy": "vậy",
+    "ntn": "như thế nào", "sdt": "số điện thoại", "sđt": "số điện thoại", "đt": "điện thoại",
+    "lm": "làm", "nc": "nước", "trc": "trước", "ck": "chồng", "vk": "vợ", "tks": "cảm ơn",
+    "thanks": "cảm ơn", "cám": "cảm", "hs": "hồ sơ", "hso": "hồ sơ", "ok": "ok", "oke": "ok",
+    "bh": "bao giờ", "bjo": "bây giờ", "bi": "bị", "wá": "quá", "qá": "quá", "lun": "luôn",
+}
+
+
+def strip_control_characters(text: str) -> str:
+    """Replace control and format characters (and lone surrogates) by spaces."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def mask_entities(text: str) -> str:
+    """Replace URLs, e-mails, phone numbers and numbers by placeholder words."""
+    text = _EMAIL.sub(f" {EMAIL_TOKEN} ", text)
+    text = _URL.sub(f" {URL_TOKEN} ", text)
+    text = _PHONE.sub(f" {PHONE_TOKEN} ", text)
+    return _NUMBER.sub(f" {NUMBER_TOKEN} ", text)
+
+
+def _normalise_word(match: re.Match[str]) -> str:
+    word = match.group()
+    if len(word) <= 6:
+        word = token_map.get(word, word)
+    return ABBREVIATIONS.get(word, word)
+
+
+def normalise_text(text: str) -> str:
+    """Return the canonical form of one text (see module docstring). Empty input gives ''."""
+    if "&" in text:
+        text = html.unescape(text)
+    if "<" in text:
+        text = _HTML_TAG.sub(" ", text)
+    text = unicodedata.normalize("NFC", strip_control_characters(text))
+    for odd, standard in character_map.items():
+        if odd in text:
+            text = text.replace(odd, standard)
+    text = mask_entities(text.lower())
+    text = _REPEATED.sub(r"\1", text)
+    text = _WORD.sub(_normalise_word, text)
+    return _SPACES.sub(" ", text).strip()

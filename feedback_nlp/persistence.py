@@ -1,0 +1,216 @@
+"""Save and load model directories safely: skops files with an allow-list, SHA-256 checked.
+
+A model directory holds ``model.skops`` (the fitted scikit-learn parts) and ``meta.json``
+(labels, thresholds, parameters, versions, hashes, metrics). Loading never unpickles: skops
+refuses any type outside :data:`TRUSTED_TYPES` and scikit-learn's own safe set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+import sklearn
+
+from .errors import IncompatibleModelError, ModelIntegrityError, ModelLoadError, UntrustedModelError
+from .model import FeedbackModel
+from .normalise import NORMALISER_VERSION
+
+MODEL_FILE = "model.skops"
+META_FILE = "meta.json"
+FORMAT = "feedback-nlp-model"
+FORMAT_VERSION = 1
+# Project functions referenced by fitted estimators; everything else must be skops-trusted.
+TRUSTED_TYPES = frozenset({"feedback_nlp.features.strip_diacritics"})
+DEFAULT_MODEL_ENV = "FEEDBACK_NLP_MODEL"
+
+
+def default_model_dir() -> Path:
+    """The shipped model (``models/default`` beside the package) unless $FEEDBACK_NLP_MODEL is set."""
+    override = os.environ.get(DEFAULT_MODEL_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("feedback-nlp", "scikit-learn", "underthesea", "underthesea_core", "skops", "numpy", "scipy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def save_model(model: FeedbackModel, directory: str | os.PathLike[str], meta: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``directory`` atomically (a temp dir renamed into place).
+
+    An existing directory is replaced only after the new one is complete.
+    """
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        parts = {
+            "featuriser": model.featuriser_,
+            "theme_estimators": list(model.theme_estimators_),
+            "sentiment_estimator": model.sentiment_estimator_,
+        }
+        sio.dump(parts, tmp / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+        full_meta: dict[str, Any] = dict(meta or {})
+        full_meta.update(
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "labels": model.labels.to_dict(),
+                "thresholds": {k: float(v) for k, v in model.thresholds_.items()},
+                "params": _jsonable(model.get_params()),
+                "normaliser_version": NORMALISER_VERSION,
+                "libraries": library_versions(),
+                "files": {MODEL_FILE: sha256_file(tmp / MODEL_FILE)},
+            }
+        )
+        extra_files = full_meta.pop("_extra_files", {})
+        for name, text in extra_files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        (tmp / META_FILE).write_text(json.dumps(full_meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        backup = None
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, backup)
+        os.replace(tmp, target)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def read_meta(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and sanity-check ``meta.json`` of a model directory."""
+    directory = Path(directory)
+    meta_path = directory / META_FILE
+    if not directory.is_dir():
+        raise ModelLoadError(f"Model directory {directory} does not exist. Pass the directory that holds {META_FILE} and {MODEL_FILE}.")
+    if not meta_path.is_file():
+        raise ModelLoadError(f"{meta_path} is missing: this is not a feedback-nlp model directory (retrain or re-copy it).")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{meta_path} is not valid JSON ({exc}); re-copy the model directory.") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise IncompatibleModelError(f"{meta_path} does not describe a {FORMAT} model.")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise IncompatibleModelError(
+            f"{meta_path} has model format {meta.get('format_version')}, this feedback-nlp reads {FORMAT_VERSION}; retrain the model."
+        )
+    return meta
+
+
+def load_model(
+    directory: str | os.PathLike[str] | None = None, *, expected_themes: list[str] | None = None
+) -> FeedbackModel:
+    """Load a model directory (the shipped default when ``directory`` is None), refusing anything unsafe.
+
+    Refuses, with :class:`ModelLoadError` subclasses: a missing or corrupt file, a SHA-256
+    mismatch, types outside the allow-list, another scikit-learn minor version, another
+    normaliser, labels that disagree with the estimators or with ``expected_themes``.
+    """
+    directory = Path(directory) if directory is not None else default_model_dir()
+    meta = read_meta(directory)
+    model_path = directory / MODEL_FILE
+    if not model_path.is_file():
+        raise ModelLoadError(f"{model_path} is missing; re-copy the whole model directory.")
+    recorded = meta.get("files", {}).get(MODEL_FILE)
+    actual = sha256_file(model_path)
+    if recorded != actual:
+        raise ModelIntegrityError(
+            f"{model_path} has SHA-256 {actual}, but {directory / META_FILE} records {recorded}: "
+            "the file was changed or damaged. Re-copy the model directory from its source."
+        )
+    trained_with = meta.get("libraries", {}).get("scikit-learn", "unknown")
+    if _minor(trained_with) != _minor(sklearn.__version__):
+        raise IncompatibleModelError(
+            f"{directory} was built with scikit-learn {trained_with}; this environment has {sklearn.__version__}. "
+            f"Install scikit-learn=={trained_with} or retrain the model with `feedback-nlp train`."
+        )
+    if meta.get("normaliser_version") != NORMALISER_VERSION:
+        raise IncompatibleModelError(
+            f"{directory} was built with normaliser version {meta.get('normaliser_version')}, "
+            f"this feedback-nlp uses {NORMALISER_VERSION}; retrain the model."
+        )
+    try:
+        untrusted = set(sio.get_untrusted_types(file=model_path))
+    except Exception as exc:  # skops raises many types for damaged files
+        raise ModelLoadError(f"{model_path} cannot be read as a skops file ({exc}); re-copy the model directory.") from exc
+    refused = sorted(untrusted - TRUSTED_TYPES)
+    if refused:
+        raise UntrustedModelError(
+            f"{model_path} contains types that are not on feedback-nlp's allow-list: {', '.join(refused)}. "
+            "It was not loaded, because loading unknown types could run code. Use a model trained by feedback-nlp."
+        )
+    try:
+        parts = sio.load(model_path, trusted=sorted(untrusted))
+    except Exception as exc:
+        raise ModelLoadError(f"{model_path} could not be loaded ({exc}); re-copy the model directory.") from exc
+    return _assemble(parts, meta, directory, expected_themes)
+
+
+def _assemble(parts: Any, meta: dict[str, Any], directory: Path, expected_themes: list[str] | None) -> FeedbackModel:
+    labels = meta.get("labels", {})
+    themes, sentiments = list(labels.get("themes", [])), list(labels.get("sentiments", []))
+    if not isinstance(parts, dict) or "featuriser" not in parts:
+        raise IncompatibleModelError(f"{directory / MODEL_FILE} does not hold feedback-nlp model parts.")
+    params = dict(meta.get("params", {}))
+    for key in ("word_ngram_range", "char_ngram_range"):
+        if key in params and isinstance(params[key], list):
+            params[key] = tuple(params[key])
+    valid = FeedbackModel().get_params()
+    model = FeedbackModel(**{k: v for k, v in params.items() if k in valid})
+    model.featuriser_ = parts["featuriser"]
+    model.theme_estimators_ = list(parts.get("theme_estimators") or [])
+    model.sentiment_estimator_ = parts.get("sentiment_estimator")
+    model.theme_labels_, model.sentiment_labels_ = themes, sentiments
+    model.thresholds_ = {t: float(meta.get("thresholds", {}).get(t, 0.5)) for t in themes}
+    classes = [] if model.sentiment_estimator_ is None else [str(c) for c in model.sentiment_estimator_.classes_]
+    if len(model.theme_estimators_) != len(themes) or not set(classes) <= set(sentiments):
+        raise IncompatibleModelError(
+            f"{directory}: meta.json lists themes {themes} and sentiments {sentiments}, but the model file holds "
+            f"{len(model.theme_estimators_)} theme classifiers and sentiment classes {classes}. Retrain the model."
+        )
+    if expected_themes is not None and list(expected_themes) != themes:
+        raise IncompatibleModelError(f"{directory} predicts themes {themes}, not the expected {list(expected_themes)}.")
+    model.meta_ = meta
+    model.model_dir_ = str(directory)
+    return model

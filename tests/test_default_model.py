@@ -1,0 +1,48 @@
+"""The shipped default model: loads offline, has its records, tags the README's example."""
+
+import json
+
+from conftest import ROOT
+
+from feedback_nlp import DEFAULT_THEMES, SENTIMENTS
+
+MODEL_DIR = ROOT / "models" / "default"
+
+
+def test_readme_example(default_model):
+    result = default_model.tag("Cán bộ phường hướng dẫn rất tận tình, nộp hồ sơ online chỉ mất 10 phút")
+    assert {"courtesy", "digitalisation"} <= set(result.themes)
+    assert "harassment" not in result.themes
+    assert result.sentiment == "positive"
+
+
+def test_clear_examples(default_model):
+    assert "harassment" in default_model.tag("Cán bộ địa chính đòi phong bì 2 triệu mới chịu ký hồ sơ").themes
+    assert "delays" in default_model.tag("Hồ sơ trễ hẹn hơn một tháng mà vẫn chưa có kết quả").themes
+    assert default_model.tag("Cổng dịch vụ công bị lỗi cả ngày, không đăng nhập được").sentiment == "negative"
+    no_theme = default_model.tag("Đường vào thôn mùa mưa lầy lội quá, xe máy không đi nổi")
+    assert no_theme.themes == [] and no_theme.sentiment == "negative"
+
+
+def test_labels_and_meta(default_model):
+    assert default_model.labels.themes == DEFAULT_THEMES
+    assert default_model.labels.sentiments == SENTIMENTS
+    meta = json.loads((MODEL_DIR / "meta.json").read_text(encoding="utf-8"))
+    for key in ("version", "labels", "thresholds", "libraries", "training_data", "metrics", "recipe"):
+        assert key in meta
+    assert set(meta["thresholds"]) == set(DEFAULT_THEMES)
+    assert meta["training_data"]["files"]["corpora/civic_feedback/train.jsonl"]
+    assert meta["metrics"]["test"]["themes"]["macro_f1"] > 0.5
+
+
+def test_corpus_fingerprint_matches_shipped_corpus():
+    from feedback_nlp.persistence import sha256_file
+
+    meta = json.loads((MODEL_DIR / "meta.json").read_text(encoding="utf-8"))
+    for path, digest in meta["training_data"]["files"].items():
+        assert sha256_file(ROOT / path) == digest, f"{path} changed since the default model was trained: rerun {meta['recipe']}"
+
+
+def test_model_is_small():
+    size = sum(p.stat().st_size for p in MODEL_DIR.iterdir())
+    assert size < 30 * 1024 * 1024

@@ -1,0 +1,98 @@
+"""Saving and loading model directories: round trip, integrity and safety checks."""
+
+import json
+import shutil
+
+import pytest
+import skops.io as sio
+
+from feedback_nlp import (
+    IncompatibleModelError, ModelIntegrityError, ModelLoadError, UntrustedModelError, load_model, save_model,
+)
+from feedback_nlp.persistence import MODEL_FILE, sha256_file
+
+PROBES = ["Cán bộ hướng dẫn tận tình", "nop ho so online bi loi hoai", "đòi tiền trà nước mới làm", "đường lầy lội quá", ""]
+
+
+@pytest.fixture()
+def saved(tmp_path, small_model):
+    return save_model(small_model, tmp_path / "m", {"name": "test", "version": "t1"})
+
+
+def test_round_trip_gives_identical_predictions(saved, small_model):
+    loaded = load_model(saved)
+    assert [r.to_dict() for r in loaded.tag_many(PROBES)] == [r.to_dict() for r in small_model.tag_many(PROBES)]
+    assert loaded.meta_["name"] == "test"
+    assert loaded.get_params() == small_model.get_params()
+
+
+def test_save_replaces_atomically_and_leaves_no_temp(saved, small_model):
+    save_model(small_model, saved, {"name": "again"})
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["m"]
+    assert json.loads((saved / "meta.json").read_text())["name"] == "again"
+
+
+def test_hash_mismatch_is_refused(saved):
+    with open(saved / MODEL_FILE, "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelIntegrityError, match="SHA-256"):
+        load_model(saved)
+
+
+def _rewrite_meta(directory, **changes):
+    meta = json.loads((directory / "meta.json").read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(meta.get(key), dict):
+            meta[key].update(value)
+        else:
+            meta[key] = value
+    (directory / "meta.json").write_text(json.dumps(meta))
+
+
+def test_other_scikit_learn_version_is_refused(saved):
+    _rewrite_meta(saved, libraries={"scikit-learn": "0.24.2"})
+    with pytest.raises(IncompatibleModelError, match="scikit-learn 0.24.2"):
+        load_model(saved)
+
+
+def test_labels_that_disagree_with_the_estimators_are_refused(saved):
+    _rewrite_meta(saved, labels={"themes": ["land", "environment"], "sentiments": ["negative", "neutral", "positive"]})
+    with pytest.raises(IncompatibleModelError, match="theme classifiers"):
+        load_model(saved)
+    with pytest.raises(IncompatibleModelError):
+        load_model(saved, expected_themes=["harassment"])
+
+
+def test_expected_themes_checked(saved):
+    with pytest.raises(IncompatibleModelError, match="expected"):
+        load_model(saved, expected_themes=["land"])
+
+
+class Sneaky:
+    """A type no model may contain: loading it could run code."""
+
+
+def test_unknown_types_are_refused(saved):
+    sio.dump({"featuriser": Sneaky()}, saved / MODEL_FILE)
+    _rewrite_meta(saved, files={MODEL_FILE: sha256_file(saved / MODEL_FILE)})
+    with pytest.raises(UntrustedModelError, match="Sneaky"):
+        load_model(saved)
+
+
+@pytest.mark.parametrize("damage", ["no_dir", "no_meta", "bad_json", "no_model", "garbage_model"])
+def test_missing_or_corrupt_files_give_clear_errors(saved, damage):
+    if damage == "no_dir":
+        shutil.rmtree(saved)
+    elif damage == "no_meta":
+        (saved / "meta.json").unlink()
+    elif damage == "bad_json":
+        (saved / "meta.json").write_text("{not json")
+    elif damage == "no_model":
+        (saved / MODEL_FILE).unlink()
+    else:
+        (saved / MODEL_FILE).write_bytes(b"not a zip file")
+        _rewrite_meta(saved, files={MODEL_FILE: sha256_file(saved / MODEL_FILE)})
+    with pytest.raises(ModelLoadError) as info:
+        load_model(saved)
+    message = str(info.value)
+    assert str(saved) in message and "\n" not in message
