@@ -16,6 +16,7 @@ from .errors import (
     TrainingError,
     UntrustedModelError,
 )
+from .batch import tag_file, tag_frame
 from .labels import DEFAULT_THEMES, SENTIMENTS, LabelSet
 from .model import FeedbackModel, TagResult
 from .normalise import normalise_text
@@ -27,5 +28,5 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_THEMES", "SENTIMENTS", "DataError", "FeedbackModel", "FeedbackNLPError", "IncompatibleModelError",
     "InvalidTextError", "LabelSet", "ModelIntegrityError", "ModelLoadError", "TagResult", "TrainingError",
-    "UntrustedModelError", "load_model", "normalise_text", "save_model", "segment_words", "__version__",
+    "UntrustedModelError", "load_model", "normalise_text", "tag_file", "tag_frame", "save_model", "segment_words", "__version__",
 ]

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
 from .errors import InvalidTextError, TrainingError
-from .features import build_featuriser, drop_stop_words_attribute
+from .features import build_featuriser
 from .labels import NEUTRAL, LabelSet
 from .normalise import normalise_text
 from .segment import segment_words
@@ -132,7 +133,6 @@ class FeedbackModel(BaseEstimator):
         """Return a featuriser with this model's settings, fitted on segmented texts."""
         featuriser = build_featuriser(self.word_ngram_range, self.char_ngram_range, self.min_df, self.char_max_features)
         featuriser.fit(docs)
-        drop_stop_words_attribute(featuriser)
         return featuriser
 
     def fit_heads(self, features: Any, themes: list[list[str]] | None, sentiment: list[str] | None) -> FeedbackModel:
@@ -190,17 +190,29 @@ class FeedbackModel(BaseEstimator):
 
     def predict_proba_prepared(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Theme and sentiment probabilities for segmented texts, columns in label order."""
-        features = self.featuriser_.transform(docs)
         n = len(docs)
+        if n == 0:
+            return np.zeros((0, len(self.theme_labels_))), np.zeros((0, len(self.sentiment_labels_)))
+        features = self.featuriser_.transform(docs)
         themes = np.zeros((n, len(self.theme_labels_)))
-        for j, clf in enumerate(self.theme_estimators_):
-            themes[:, j] = clf.predict_proba(features)[:, 1]
+        if self.theme_estimators_ and n:
+            # One sparse product for all themes: each head is a binary logistic regression.
+            weights, bias = self._stacked_theme_weights()
+            themes = expit(features @ weights + bias)
         sentiment = np.zeros((n, len(self.sentiment_labels_)))
         if self.sentiment_estimator_ is not None and n:
             proba = self.sentiment_estimator_.predict_proba(features)
             for k, label in enumerate(self.sentiment_estimator_.classes_):
                 sentiment[:, self.sentiment_labels_.index(str(label))] = proba[:, k]
         return themes, sentiment
+
+    def _stacked_theme_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        stacked = self.__dict__.get("_stacked")
+        if stacked is None or stacked[0] is not self.theme_estimators_:
+            weights = np.column_stack([clf.coef_[0] for clf in self.theme_estimators_])
+            bias = np.array([clf.intercept_[0] for clf in self.theme_estimators_])
+            stacked = self.__dict__["_stacked"] = (self.theme_estimators_, weights, bias)
+        return stacked[1], stacked[2]
 
     def predict_proba(self, X: Iterable[str]) -> dict[str, np.ndarray]:
         """``{"themes": (n, n_themes), "sentiment": (n, n_sentiments)}`` probabilities."""
@@ -240,6 +252,12 @@ class FeedbackModel(BaseEstimator):
         if len(text) > self.max_chars:
             return "too_long"
         return None
+
+    def tag_frame(self, frame: Any, text_column: str | Sequence[str] | None = None, *, by_sentence: bool = False) -> Any:
+        """Return a copy of a DataFrame with themes, scores, sentiment and error columns added."""
+        from .batch import tag_frame
+
+        return tag_frame(self, frame, text_column, by_sentence=by_sentence)
 
     def tag(self, text: Any, *, strict: bool = False) -> TagResult:
         """Tag one text. Non-text, empty and over-long input is skipped with a reason

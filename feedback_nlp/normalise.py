@@ -1,9 +1,11 @@
 """Stage 1: turn raw text into the canonical form that segmentation and features see.
 
-NFC, HTML and control characters removed, lower-cased, URLs/e-mails/phones/numbers masked,
-underthesea's token normalisation (tone-mark placement, common misspellings) and the
-project's abbreviation table applied. Training and tagging use the same function, and the
-version below is stored in every model's meta.json so a model refuses a different normaliser.
+``normalise_text``: NFC, HTML and control characters removed, lower-cased, URLs, e-mails,
+phones and numbers masked, letter runs collapsed. ``normalise_tokens``: underthesea's token
+normalisation (old tone-mark placement, common misspellings) and the project's abbreviation
+table, applied to the tokens of a normalised text (the segmenter calls it, because only after
+tokenizing are words separated from punctuation). Training and tagging use the same code, and
+the version below is stored in every model's meta.json so a model refuses a different normaliser.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import unicodedata
 
 from underthesea.pipeline.text_normalize.text_normalizer import character_map, token_map
 
-NORMALISER_VERSION = "1"
+NORMALISER_VERSION = "2"
 
 URL_TOKEN = "xxurl"
 EMAIL_TOKEN = "xxemail"
@@ -31,7 +33,6 @@ _PHONE = re.compile(r"(?<!\w)(?:\+84|0)(?:[\s.-]?\d){8,10}(?!\w)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _REPEATED = re.compile(r"(\w)\1{2,}")
 _SPACES = re.compile(r"\s+")
-_WORD = re.compile(r"\w+")
 
 # Abbreviations people type on phones, mapped to the full word. Applied to whole words only.
 ABBREVIATIONS: dict[str, str] = {
@@ -64,11 +65,25 @@ def mask_entities(text: str) -> str:
     return _NUMBER.sub(f" {NUMBER_TOKEN} ", text)
 
 
-def _normalise_word(match: re.Match[str]) -> str:
-    word = match.group()
-    if len(word) <= 6:
-        word = token_map.get(word, word)
-    return ABBREVIATIONS.get(word, word)
+# underthesea's token normalisation table (misspellings, old tone-mark placement) and the
+# abbreviations, as one lookup applied token by token during segmentation.
+_TOKEN_TABLE: dict[str, list[str]] = {word: [word2] for word, word2 in token_map.items() if len(word) <= 6}
+_TOKEN_TABLE.update({short: full.split() for short, full in ABBREVIATIONS.items()})
+
+
+def normalise_tokens(tokens: list[str]) -> list[str]:
+    """Token-level normalisation: expand abbreviations, fix spellings (tokens of a normalised text)."""
+    table = _TOKEN_TABLE
+    if not any(token in table for token in tokens):
+        return tokens
+    out: list[str] = []
+    for token in tokens:
+        replacement = table.get(token)
+        if replacement is None:
+            out.append(token)
+        else:
+            out.extend(replacement)
+    return out
 
 
 def normalise_text(text: str) -> str:
@@ -83,5 +98,4 @@ def normalise_text(text: str) -> str:
             text = text.replace(odd, standard)
     text = mask_entities(text.lower())
     text = _REPEATED.sub(r"\1", text)
-    text = _WORD.sub(_normalise_word, text)
     return _SPACES.sub(" ", text).strip()

@@ -18,7 +18,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
 import sklearn
 
 from .errors import IncompatibleModelError, ModelIntegrityError, ModelLoadError, UntrustedModelError
@@ -30,7 +29,7 @@ META_FILE = "meta.json"
 FORMAT = "feedback-nlp-model"
 FORMAT_VERSION = 1
 # Project functions referenced by fitted estimators; everything else must be skops-trusted.
-TRUSTED_TYPES = frozenset({"feedback_nlp.features.strip_diacritics"})
+TRUSTED_TYPES = frozenset({"feedback_nlp.features.SyllableCharVectorizer", "feedback_nlp.features.WordNgramVectorizer"})
 DEFAULT_MODEL_ENV = "FEEDBACK_NLP_MODEL"
 
 
@@ -73,12 +72,7 @@ def save_model(model: FeedbackModel, directory: str | os.PathLike[str], meta: di
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        parts = {
-            "featuriser": model.featuriser_,
-            "theme_estimators": list(model.theme_estimators_),
-            "sentiment_estimator": model.sentiment_estimator_,
-        }
-        sio.dump(parts, tmp / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+        _dump_parts(model, tmp / MODEL_FILE)
         full_meta: dict[str, Any] = dict(meta or {})
         full_meta.update(
             {
@@ -107,6 +101,30 @@ def save_model(model: FeedbackModel, directory: str | os.PathLike[str], meta: di
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _vectorisers(featuriser: Any) -> list[Any]:
+    return [step for _, step in featuriser.transformer_list]
+
+
+def _dump_parts(model: FeedbackModel, path: Path) -> None:
+    """Write the fitted parts with skops. Vocabularies go as one newline-joined string each:
+    skops stores a dict entry by entry, which made loading a 100k-term vocabulary take seconds."""
+    import skops.io as sio  # imported here: it takes ~0.4 s and only saving/loading needs it
+
+    vectorisers = _vectorisers(model.featuriser_)
+    vocabularies = [step.__dict__.pop("vocabulary_") for step in vectorisers]
+    try:
+        parts = {
+            "featuriser": model.featuriser_,
+            "vocabularies": ["\n".join(sorted(v, key=v.__getitem__)) for v in vocabularies],
+            "theme_estimators": list(model.theme_estimators_),
+            "sentiment_estimator": model.sentiment_estimator_,
+        }
+        sio.dump(parts, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    finally:
+        for step, vocabulary in zip(vectorisers, vocabularies):
+            step.vocabulary_ = vocabulary
 
 
 def _jsonable(value: Any) -> Any:
@@ -170,6 +188,8 @@ def load_model(
             f"{directory} was built with normaliser version {meta.get('normaliser_version')}, "
             f"this feedback-nlp uses {NORMALISER_VERSION}; retrain the model."
         )
+    import skops.io as sio
+
     try:
         untrusted = set(sio.get_untrusted_types(file=model_path))
     except Exception as exc:  # skops raises many types for damaged files
@@ -199,6 +219,12 @@ def _assemble(parts: Any, meta: dict[str, Any], directory: Path, expected_themes
     valid = FeedbackModel().get_params()
     model = FeedbackModel(**{k: v for k, v in params.items() if k in valid})
     model.featuriser_ = parts["featuriser"]
+    vocabularies = parts.get("vocabularies") or []
+    vectorisers = _vectorisers(model.featuriser_)
+    if len(vocabularies) != len(vectorisers):
+        raise IncompatibleModelError(f"{directory / MODEL_FILE} holds {len(vocabularies)} vocabularies for {len(vectorisers)} feature blocks.")
+    for step, joined in zip(vectorisers, vocabularies):
+        step.vocabulary_ = {term: i for i, term in enumerate(joined.split("\n"))} if joined else {}
     model.theme_estimators_ = list(parts.get("theme_estimators") or [])
     model.sentiment_estimator_ = parts.get("sentiment_estimator")
     model.theme_labels_, model.sentiment_labels_ = themes, sentiments

@@ -2,21 +2,55 @@
 
 Multi-syllable words are joined by "_" ("cán_bộ"), so a segmented text is a plain string of
 space-separated words that the featuriser can split cheaply.
+
+This drives underthesea's own regex tokenizer and CRF model (the ones ``word_tokenize`` uses)
+directly: it skips work the normaliser has already done (character and token normalisation)
+and the per-token bookkeeping ``word_tokenize`` does for tagged output, and applies the
+project's token-level normalisation (abbreviations) between tokenizing and tagging. For text
+without abbreviations the result equals ``word_tokenize(text, format="text")`` (tested).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
+from typing import Any
 
 from underthesea import word_tokenize
+from underthesea.pipeline.word_tokenize.regex_tokenize import patterns as TOKEN_PATTERN
+
+from .normalise import normalise_tokens
+
+_TAGGER: Any = None
+
+
+def _crf_tagger() -> Any:
+    """underthesea's word-segmentation CRF, loaded once per process (as word_tokenize does)."""
+    global _TAGGER
+    if _TAGGER is None:
+        word_tokenize("khởi động")  # makes underthesea load its model into its module global
+        _TAGGER = sys.modules["underthesea.pipeline.word_tokenize"].word_tokenize_model
+    return _TAGGER
+
+
+def split_tokens(normalised_text: str) -> list[str]:
+    """Syllables, numbers and punctuation, by underthesea's tokenizer pattern."""
+    return [match.group() for match in TOKEN_PATTERN.finditer(normalised_text)]
 
 
 def segment_words(normalised_text: str) -> str:
     """Segment one normalised text; returns words joined by spaces, syllables by "_"."""
-    if not normalised_text:
+    tokens = normalise_tokens(split_tokens(normalised_text))
+    if not tokens:
         return ""
-    # The normaliser already applied underthesea's token normalisation, so skip doing it twice.
-    return word_tokenize(normalised_text, format="text", use_token_normalize=False)
+    tags = _crf_tagger().predict([[token] for token in tokens])
+    words: list[str] = []
+    for tag, token in zip(tags, tokens):
+        if tag == "I-W" and words:
+            words[-1] = f"{words[-1]}_{token}"
+        else:
+            words.append(token)
+    return " ".join(words)
 
 
 def segment_many(normalised_texts: Iterable[str]) -> list[str]:

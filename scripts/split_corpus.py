@@ -1,6 +1,6 @@
 """Split labelled corpus records into train/dev/test so that near-duplicates never cross splits.
 
-Usage: python scripts/split_corpus.py INPUT.jsonl... -o corpora/civic_feedback [--seed 13]
+Usage: python scripts/split_corpus.py INPUT.jsonl... -o corpora/civic_feedback [--seed 13] [--append]
 
 Records are grouped when their diacritic-stripped, lower-cased texts are identical or have a
 character n-gram cosine similarity of at least 0.8; a whole group goes to one split. Groups are
@@ -75,11 +75,43 @@ def deal(records: list[dict], groups: list[list[int]], seed: int) -> dict[str, l
     return out
 
 
+def append(directory: Path, new_records: list[dict], seed: int) -> dict[str, list[dict]]:
+    """Add records to existing splits without moving any existing record.
+
+    A new record near-duplicating an existing one joins that record's split; other new groups
+    are dealt per (style, source) stratum like a fresh split.
+    """
+    splits = {name: [json.loads(line) for line in (directory / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+              for name in SPLITS}
+    existing = [(name, r) for name, rows in splits.items() for r in rows]
+    known = {text_key(r["text"]) for _, r in existing}
+    fresh = [r for r in new_records if text_key(r["text"]) not in known]
+    records = [r for _, r in existing] + fresh
+    owner = {i: name for i, (name, _) in enumerate(existing)}
+    loose: list[list[int]] = []
+    for group in group_near_duplicates(records):
+        homes = {owner[i] for i in group if i in owner}
+        new = [i for i in group if i not in owner]
+        if not new:
+            continue
+        if homes:
+            home = sorted(homes)[0]
+            splits[home].extend(records[i] for i in new)
+        else:
+            loose.append(new)
+    dealt = deal(records, loose, seed)
+    for name in SPLITS:
+        splits[name].extend(dealt[name])
+    print(f"{len(fresh)} new records ({len(new_records) - len(fresh)} already present)")
+    return splits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("inputs", nargs="+", type=Path)
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--append", action="store_true", help="add INPUT records to the splits already in --output")
     args = parser.parse_args()
     records, seen = [], set()
     for path in args.inputs:
@@ -92,6 +124,9 @@ def main() -> None:
                     seen.add(key)
                     records.append(record)
     records.sort(key=lambda r: (r.get("id") or "", r["text"]))
+    if args.append:
+        write_splits(args.output, append(args.output, records, args.seed), keep_order=True)
+        return
     groups = group_near_duplicates(records)
     print(f"{len(records)} distinct records in {len(groups)} near-duplicate groups")
     for seed in range(args.seed, args.seed + 200):
@@ -102,17 +137,27 @@ def main() -> None:
         print(f"seed {seed}: {failures[:3]}")
     else:
         raise SystemExit("no seed gives every split the required coverage; add records where it falls short")
-    args.output.mkdir(parents=True, exist_ok=True)
     for name, rows in splits.items():
         rows.sort(key=lambda r: r["text"])
-        rng = random.Random(f"{seed}-{name}")
-        rng.shuffle(rows)
-        with open(args.output / f"{name}.jsonl", "w", encoding="utf-8") as handle:
-            for n, row in enumerate(rows, 1):
-                row = {**row, "id": f"{name}-{n:05d}"}
-                handle.write(json.dumps({k: row[k] for k in FIELDS}, ensure_ascii=False) + "\n")
-        print(f"{name}: {len(rows)} records")
+        random.Random(f"{seed}-{name}").shuffle(rows)
+    write_splits(args.output, splits)
     print(f"seed {seed}")
+
+
+def write_splits(directory: Path, splits: dict[str, list[dict]], keep_order: bool = False) -> None:
+    """Write the split files; records without a split id get the next free number."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, rows in splits.items():
+        used = {r["id"] for r in rows if keep_order and str(r.get("id", "")).startswith(f"{name}-")}
+        next_number = max((int(i.split("-")[1]) for i in used), default=0) + 1
+        with open(directory / f"{name}.jsonl", "w", encoding="utf-8") as handle:
+            for row in rows:
+                if row.get("id") not in used:
+                    row = {**row, "id": f"{name}-{next_number:05d}"}
+                    next_number += 1
+                handle.write(json.dumps({k: row[k] for k in FIELDS}, ensure_ascii=False) + "\n")
+        failures = coverage_failures(rows)
+        print(f"{name}: {len(rows)} records" + (f"; below floors: {failures}" if failures else ""))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import info, tag, validate
+from . import info, tag, tag_file, validate
 
 app = typer.Typer(
     name="feedback-nlp",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("tag")(tag.tag_command)
+app.command("tag-file")(tag_file.tag_file_command)
 app.command("info")(info.info_command)
 app.command("validate")(validate.validate_command)
 
