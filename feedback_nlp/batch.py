@@ -95,28 +95,45 @@ def _score_in_worker(normalised: list[str]) -> Scores:
     return score_normalised(_WORKER_MODEL, normalised)
 
 
-def score_normalised(model: FeedbackModel, normalised: Sequence[str]) -> Scores:
-    """Theme and sentiment probabilities (float32) of normalised texts."""
-    themes, sentiment = model.predict_proba_prepared([segment_words(t) for t in normalised])
-    return themes.astype(np.float32), sentiment.astype(np.float32)
+def score_normalised(model: FeedbackModel, normalised: Sequence[str], batch_size: int = 2048) -> Scores:
+    """Theme and sentiment probabilities (float32) of normalised texts, featurised in batches
+    so memory does not grow with the chunk size."""
+    themes = np.zeros((len(normalised), len(model.theme_labels_)), dtype=np.float32)
+    sentiment = np.zeros((len(normalised), len(model.sentiment_labels_)), dtype=np.float32)
+    for start in range(0, len(normalised), batch_size):
+        batch = normalised[start:start + batch_size]
+        t, s = model.predict_proba_prepared([segment_words(text) for text in batch])
+        themes[start:start + len(batch)], sentiment[start:start + len(batch)] = t, s
+    return themes, sentiment
 
 
 class ScoreCache:
-    """Probabilities of distinct normalised texts seen in this run (bounded)."""
+    """Probabilities of distinct normalised texts seen in this run (bounded; rows of two arrays)."""
 
-    def __init__(self, limit: int = CACHE_LIMIT) -> None:
+    def __init__(self, n_themes: int, n_sentiments: int, limit: int = CACHE_LIMIT) -> None:
         self.limit = limit
-        self.scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.rows: dict[str, int] = {}
+        self.themes = np.zeros((1024, n_themes), dtype=np.float32)
+        self.sentiment = np.zeros((1024, n_sentiments), dtype=np.float32)
 
     def __contains__(self, key: str) -> bool:
-        return key in self.scores
+        return key in self.rows
 
     def add(self, keys: Sequence[str], scores: Scores) -> None:
         for i, key in enumerate(keys):
-            if len(self.scores) >= self.limit:
+            if len(self.rows) >= self.limit:
                 return
-            if len(key) <= CACHE_MAX_CHARS:
-                self.scores[key] = (scores[0][i], scores[1][i])
+            if len(key) <= CACHE_MAX_CHARS and key not in self.rows:
+                row = len(self.rows)
+                if row == len(self.themes):
+                    self.themes = np.concatenate([self.themes, np.zeros_like(self.themes)])
+                    self.sentiment = np.concatenate([self.sentiment, np.zeros_like(self.sentiment)])
+                self.themes[row], self.sentiment[row] = scores[0][i], scores[1][i]
+                self.rows[key] = row
+
+    def get(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+        row = self.rows.get(key)
+        return None if row is None else (self.themes[row], self.sentiment[row])
 
 
 # --------------------------------------------------------------------------- per-chunk work
@@ -178,7 +195,7 @@ def finish_chunk(model: FeedbackModel, chunk: PreparedChunk, todo_scores: Scores
     fresh = {key: (todo_scores[0][i], todo_scores[1][i]) for i, key in enumerate(chunk.todo)}
     cache.add(chunk.todo, todo_scores)
     theme_labels, sentiment_labels = model.theme_labels_, model.sentiment_labels_
-    missing = sorted({k for row in chunk.keys for k in row if k not in fresh and k not in cache.scores})
+    missing = sorted({k for row in chunk.keys for k in row if k not in fresh and k not in cache})
     if missing:  # evicted or never cached: score them here
         extra = score_normalised(model, missing)
         fresh.update({k: (extra[0][i], extra[1][i]) for i, k in enumerate(missing)})
@@ -189,7 +206,7 @@ def finish_chunk(model: FeedbackModel, chunk: PreparedChunk, todo_scores: Scores
     for i, row_keys in enumerate(chunk.keys):
         if chunk.reasons[i] is not None:
             continue
-        rows = [fresh.get(k) or cache.scores[k] for k in row_keys]
+        rows = [fresh.get(k) or cache.get(k) for k in row_keys]
         if len(rows) == 1:
             theme_matrix[i], sentiment_matrix[i] = rows[0]
             continue
@@ -209,9 +226,8 @@ def finish_chunk(model: FeedbackModel, chunk: PreparedChunk, todo_scores: Scores
                 evidence[i] = " | ".join(f"{t}: {chunk.sentences[i][0].strip()}" for j, t in enumerate(theme_labels)
                                          if theme_matrix[i, j] >= model.thresholds_[t])
     out = chunk.frame.drop(columns=["__line__"], errors="ignore").copy()
-    skipped = np.array([r is not None for r in chunk.reasons])
-    chosen = [[t for j, t in enumerate(theme_labels) if not skipped[i] and theme_matrix[i, j] >= model.thresholds_[t]] for i in range(n)]
-    out["themes"] = chosen if list_themes else [";".join(c) for c in chosen]
+    skipped = np.array([r is not None for r in chunk.reasons], dtype=bool)
+    out["themes"] = theme_lists(model, theme_matrix, skipped, list_themes)
     for j, t in enumerate(theme_labels):
         out[f"score_{t}"] = np.round(theme_matrix[:, j].astype(np.float64), 4)
     if sentiment_labels:
@@ -231,6 +247,21 @@ def finish_chunk(model: FeedbackModel, chunk: PreparedChunk, todo_scores: Scores
     return out
 
 
+def theme_lists(model: FeedbackModel, scores: np.ndarray, skipped: np.ndarray, as_lists: bool) -> list[Any]:
+    """Predicted themes per row, as lists or ';'-joined strings (via each row's bit pattern)."""
+    labels = model.theme_labels_
+    if not labels:
+        return [[] if as_lists else "" for _ in range(len(scores))]
+    thresholds = np.array([model.thresholds_[t] for t in labels], dtype=np.float32)
+    on = (scores >= thresholds) & ~skipped[:, None]
+    patterns = on.astype(np.int64) @ (1 << np.arange(len(labels), dtype=np.int64))
+    names = {}
+    for pattern in np.unique(patterns):
+        chosen = [t for j, t in enumerate(labels) if pattern >> j & 1]
+        names[int(pattern)] = chosen if as_lists else ";".join(chosen)
+    return [list(names[p]) if as_lists else names[p] for p in patterns.tolist()]
+
+
 # --------------------------------------------------------------------------- public API
 def tag_frame(model: FeedbackModel, frame: pd.DataFrame, text_column: str | Sequence[str] | None = None,
               *, by_sentence: bool = False, list_themes: bool = True) -> pd.DataFrame:
@@ -238,7 +269,7 @@ def tag_frame(model: FeedbackModel, frame: pd.DataFrame, text_column: str | Sequ
     requested = [text_column] if isinstance(text_column, str) else text_column
     columns, _ = pick_text_columns(frame, requested, "DataFrame")
     _check_no_clash(model, frame, by_sentence, "DataFrame")
-    cache = ScoreCache()
+    cache = ScoreCache(len(model.theme_labels_), len(model.sentiment_labels_))
     chunk = prepare_chunk(model, frame.reset_index(drop=True), columns, by_sentence, cache)
     out = finish_chunk(model, chunk, score_normalised(model, chunk.todo), cache, by_sentence, list_themes)
     out.index = frame.index
@@ -312,7 +343,7 @@ def tag_file(
     list_themes = out_format in ("jsonl", "parquet")
     bar = _progress_bar(input_path, encoding, sheet) if progress else None
     rows = tagged = 0
-    cache = ScoreCache()
+    cache = ScoreCache(len(model.theme_labels_), len(model.sentiment_labels_))
     scheduled: set[str] = set()
     state: dict[str, Any] = {}
 

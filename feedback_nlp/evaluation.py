@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
+from .data import LabelledData, sentiment_rows, theme_rows
+
 
 def theme_metrics(true: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], labels: Sequence[str]) -> dict[str, Any]:
     """Per-theme P/R/F1/support, micro and macro F1, subset accuracy, false-theme rate."""
@@ -56,3 +58,79 @@ def best_threshold(scores: np.ndarray, target: np.ndarray) -> tuple[float, float
         if f1 > best[1] + 1e-9 or (abs(f1 - best[1]) <= 1e-9 and abs(threshold - 0.5) < abs(best[0] - 0.5)):
             best = (float(threshold), f1)
     return best
+
+
+def evaluate_prepared(model: Any, docs: Sequence[str], data: LabelledData) -> dict[str, Any]:
+    """Metrics of ``model`` on already segmented texts with their labels (unlabelled rows skipped)."""
+    themes, sentiment = model.predict_proba_prepared(list(docs))
+    out: dict[str, Any] = {"n_texts": len(docs)}
+    with_themes = theme_rows(data)
+    if with_themes and model.theme_labels_:
+        scope = data.scope()
+        labels = [t for t in model.theme_labels_ if any(t in scope[i] for i in with_themes)] or model.theme_labels_
+        predicted = [[t for j, t in enumerate(model.theme_labels_) if themes[i, j] >= model.thresholds_[t]] for i in with_themes]
+        out["themes"] = theme_metrics([data.themes[i] for i in with_themes], predicted, labels)  # type: ignore[index]
+    with_sentiment = sentiment_rows(data)
+    if with_sentiment and model.sentiment_labels_:
+        predicted_s = [model.sentiment_labels_[int(k)] for k in np.argmax(sentiment[with_sentiment], axis=1)]
+        out["sentiment"] = sentiment_metrics([data.sentiment[i] for i in with_sentiment], predicted_s, model.sentiment_labels_)  # type: ignore[index]
+    return out
+
+
+def evaluate_model(model: Any, data: LabelledData, *, n_jobs: int = 1) -> dict[str, Any]:
+    """Normalise, segment and score ``data`` with ``model``; metrics as :func:`evaluate_prepared`."""
+    from .training import prepare_texts
+
+    return evaluate_prepared(model, prepare_texts(data.texts, n_jobs), data)
+
+
+def _headline(metrics: dict[str, Any], themes: Sequence[str] | None) -> dict[str, float]:
+    out = {}
+    if "themes" in metrics:
+        per = metrics["themes"]["per_theme"]
+        names = [t for t in (themes or per) if t in per]
+        out["theme macro-F1"] = round(float(np.mean([per[t]["f1"] for t in names])), 4) if names else 0.0
+    if "sentiment" in metrics:
+        out["sentiment macro-F1"] = metrics["sentiment"]["macro_f1"]
+    return out
+
+
+def compare_metrics(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.01,
+                    names: tuple[str, str] = ("A", "B")) -> dict[str, Any]:
+    """Per-label differences of two evaluations of the same data, and a verdict on B against A.
+
+    B is "worse" when a headline score (theme macro-F1 over the themes both know, sentiment
+    macro-F1) drops by more than ``tolerance``; "better" when none drops that much and one rises
+    by more; otherwise "same".
+    """
+    rows = []
+    shared_themes = None
+    if "themes" in a and "themes" in b:
+        shared_themes = [t for t in a["themes"]["per_theme"] if t in b["themes"]["per_theme"]]
+        for theme in sorted(set(a["themes"]["per_theme"]) | set(b["themes"]["per_theme"])):
+            fa = a["themes"]["per_theme"].get(theme, {}).get("f1")
+            fb = b["themes"]["per_theme"].get(theme, {}).get("f1")
+            rows.append({"label": f"theme {theme}", names[0]: fa, names[1]: fb, "diff": None if fa is None or fb is None else round(fb - fa, 4)})
+        for key in ("micro_f1", "subset_accuracy", "false_theme_rate"):
+            rows.append({"label": f"themes {key}", names[0]: a["themes"][key], names[1]: b["themes"][key], "diff": round(b["themes"][key] - a["themes"][key], 4)})
+    if "sentiment" in a and "sentiment" in b:
+        for label in a["sentiment"]["per_class"]:
+            fa, fb = a["sentiment"]["per_class"][label]["f1"], b["sentiment"]["per_class"].get(label, {}).get("f1")
+            rows.append({"label": f"sentiment {label}", names[0]: fa, names[1]: fb, "diff": None if fb is None else round(fb - fa, 4)})
+        for key in ("weighted_f1", "accuracy"):
+            rows.append({"label": f"sentiment {key}", names[0]: a["sentiment"][key], names[1]: b["sentiment"][key], "diff": round(b["sentiment"][key] - a["sentiment"][key], 4)})
+    head_a, head_b = _headline(a, shared_themes), _headline(b, shared_themes)
+    deltas = {k: round(head_b[k] - head_a[k], 4) for k in head_a if k in head_b}
+    if not deltas:
+        verdict = "incomparable"
+    elif any(d < -tolerance for d in deltas.values()):
+        verdict = "worse"
+    elif any(d > tolerance for d in deltas.values()):
+        verdict = "better"
+    else:
+        verdict = "same"
+    described = ", ".join(f"{k} {head_a[k]:.3f} -> {head_b[k]:.3f} ({deltas[k]:+.3f})" for k in deltas)
+    verdict_line = f"verdict: {names[1]} is {verdict} than {names[0]}" if verdict in ("better", "worse") else (
+        f"verdict: {names[1]} is the same as {names[0]} within {tolerance}" if verdict == "same" else "verdict: no shared labels to compare")
+    return {"rows": rows, "headline": {names[0]: head_a, names[1]: head_b}, "deltas": deltas, "tolerance": tolerance,
+            "verdict": verdict, "verdict_line": f"{verdict_line} ({described})" if described else verdict_line}

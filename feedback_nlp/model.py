@@ -54,24 +54,24 @@ class TagResult:
         return out
 
 
-def split_targets(y: Any) -> tuple[list[list[str]] | None, list[str] | None]:
+def split_targets(y: Any) -> tuple[list[list[str] | None] | None, list[str | None] | None]:
     """Read training targets given as a DataFrame/mapping of columns or a sequence of records.
 
     Each record has ``themes`` (a list of names) and/or ``sentiment`` (a name); a missing
-    column means that head is not trained.
+    column means that head is not trained, a None value that the row does not train it.
     """
     if y is None:
         raise TrainingError("fit() needs targets: records or columns with 'themes' and/or 'sentiment'.")
     if hasattr(y, "columns") or isinstance(y, Mapping):
         columns = list(y.columns) if hasattr(y, "columns") else list(y.keys())
-        themes = [list(t) for t in y["themes"]] if "themes" in columns else None
-        sentiment = [str(s) for s in y["sentiment"]] if "sentiment" in columns else None
+        themes = [None if t is None else list(t) for t in y["themes"]] if "themes" in columns else None
+        sentiment = [None if s is None else str(s) for s in y["sentiment"]] if "sentiment" in columns else None
     else:
         records = list(y)
         has_themes = all(isinstance(r, Mapping) and "themes" in r for r in records)
         has_sentiment = all(isinstance(r, Mapping) and "sentiment" in r for r in records)
-        themes = [list(r["themes"]) for r in records] if has_themes else None
-        sentiment = [str(r["sentiment"]) for r in records] if has_sentiment else None
+        themes = [None if r["themes"] is None else list(r["themes"]) for r in records] if has_themes else None
+        sentiment = [None if r["sentiment"] is None else str(r["sentiment"]) for r in records] if has_sentiment else None
     if themes is None and sentiment is None:
         raise TrainingError("The targets have neither a 'themes' nor a 'sentiment' column.")
     return themes, sentiment
@@ -116,18 +116,24 @@ class FeedbackModel(BaseEstimator):
         self.random_state = random_state
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Iterable[str], y: Any, *, prepared: Sequence[str] | None = None) -> FeedbackModel:
-        """Fit features and both heads. ``prepared`` may pass already segmented texts."""
+    def fit(self, X: Iterable[str], y: Any, *, prepared: Sequence[str] | None = None,
+            theme_scope: Sequence[Any] | None = None) -> FeedbackModel:
+        """Fit features and both heads.
+
+        ``prepared`` may pass already segmented texts. A row whose ``themes`` or ``sentiment``
+        is None does not train that head; ``theme_scope`` (one set of theme names per row)
+        limits which themes a row is a positive or negative example for.
+        """
         texts = list(X)
         themes, sentiment = split_targets(y)
         docs = list(prepared) if prepared is not None else [prepare_text(t) for t in texts]
         if len(docs) != len(texts):
             raise TrainingError(f"{len(texts)} texts but {len(docs)} prepared texts.")
-        for name, column in (("themes", themes), ("sentiment", sentiment)):
+        for name, column in (("themes", themes), ("sentiment", sentiment), ("theme_scope", theme_scope)):
             if column is not None and len(column) != len(texts):
-                raise TrainingError(f"{len(texts)} texts but {len(column)} '{name}' labels.")
+                raise TrainingError(f"{len(texts)} texts but {len(column)} '{name}' values.")
         self.featuriser_ = self.fit_featuriser(docs)
-        return self.fit_heads(self.featuriser_.transform(docs), themes, sentiment)
+        return self.fit_heads(self.featuriser_.transform(docs), themes, sentiment, theme_scope)
 
     def fit_featuriser(self, docs: Sequence[str]) -> Any:
         """Return a featuriser with this model's settings, fitted on segmented texts."""
@@ -135,52 +141,58 @@ class FeedbackModel(BaseEstimator):
         featuriser.fit(docs)
         return featuriser
 
-    def fit_heads(self, features: Any, themes: list[list[str]] | None, sentiment: list[str] | None) -> FeedbackModel:
+    def fit_heads(self, features: Any, themes: Sequence[Sequence[str] | None] | None, sentiment: Sequence[str | None] | None,
+                  theme_scope: Sequence[Any] | None = None) -> FeedbackModel:
         """Fit the theme and sentiment heads on features from the already fitted ``featuriser_``."""
         self.theme_labels_: list[str] = []
         self.theme_estimators_: list[LogisticRegression] = []
         self.thresholds_: dict[str, float] = {}
-        if themes is not None:
-            self._fit_themes(features, themes)
+        if themes is not None and any(row is not None for row in themes):
+            self._fit_themes(features, themes, theme_scope)
         self.sentiment_labels_: list[str] = []
         self.sentiment_estimator_: LogisticRegression | None = None
-        if sentiment is not None:
+        self.sentiment_bias_ = np.zeros(0)
+        if sentiment is not None and any(s is not None for s in sentiment):
             self._fit_sentiment(features, sentiment)
         return self
 
-    def _fit_themes(self, features: Any, themes: list[list[str]]) -> None:
-        seen = sorted({t for row in themes for t in row})
+    def _fit_themes(self, features: Any, themes: Sequence[Sequence[str] | None], scope: Sequence[Any] | None) -> None:
+        seen = sorted({t for row in themes if row is not None for t in row})
         labels = list(self.theme_labels) if self.theme_labels is not None else seen
         unknown = sorted(set(seen) - set(labels))
         if unknown:
             raise TrainingError(f"Theme names {unknown} are not among the declared themes {labels}.")
         for label in labels:
-            target = np.fromiter((label in row for row in themes), dtype=bool, count=len(themes))
+            rows = [i for i, row in enumerate(themes) if row is not None and (scope is None or label in scope[i])]
+            target = np.array([label in themes[i] for i in rows], dtype=bool)  # type: ignore[operator]
             if target.all() or not target.any():
                 raise TrainingError(
-                    f"Theme '{label}' is on {'every' if target.all() else 'no'} training text; "
+                    f"Theme '{label}' is on {'every' if target.all() else 'no'} training text that is labelled for it; "
                     "a theme needs both positive and negative examples."
                 )
             clf = LogisticRegression(
                 C=self.theme_C, class_weight=self.class_weight, solver="liblinear", max_iter=1000,
                 random_state=self.random_state,
             )
-            self.theme_estimators_.append(clf.fit(features, target))
+            self.theme_estimators_.append(clf.fit(features[rows] if len(rows) < features.shape[0] else features, target))
         self.theme_labels_ = labels
         self.thresholds_ = {label: 0.5 for label in labels}
 
-    def _fit_sentiment(self, features: Any, sentiment: list[str]) -> None:
-        labels = list(self.sentiment_labels) if self.sentiment_labels is not None else sorted(set(sentiment))
-        unknown = sorted(set(sentiment) - set(labels))
+    def _fit_sentiment(self, features: Any, sentiment: Sequence[str | None]) -> None:
+        rows = [i for i, s in enumerate(sentiment) if s is not None]
+        values = [str(sentiment[i]) for i in rows]
+        labels = list(self.sentiment_labels) if self.sentiment_labels is not None else sorted(set(values))
+        unknown = sorted(set(values) - set(labels))
         if unknown:
             raise TrainingError(f"Sentiment names {unknown} are not among the declared sentiments {labels}.")
-        if len(set(sentiment)) < 2:
+        if len(set(values)) < 2:
             raise TrainingError("Sentiment needs at least two different labels in the training data.")
         clf = LogisticRegression(
-            C=self.sentiment_C, class_weight=self.class_weight, max_iter=2000, random_state=self.random_state
+            C=self.sentiment_C, class_weight=self.class_weight, max_iter=3000, random_state=self.random_state
         )
-        self.sentiment_estimator_ = clf.fit(features, np.asarray(sentiment))
+        self.sentiment_estimator_ = clf.fit(features[rows] if len(rows) < features.shape[0] else features, np.asarray(values))
         self.sentiment_labels_ = labels
+        self.sentiment_bias_ = np.zeros(len(labels))
 
     # -------------------------------------------------------------- predicting
     @property
@@ -190,10 +202,13 @@ class FeedbackModel(BaseEstimator):
 
     def predict_proba_prepared(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Theme and sentiment probabilities for segmented texts, columns in label order."""
-        n = len(docs)
-        if n == 0:
+        if len(docs) == 0:
             return np.zeros((0, len(self.theme_labels_))), np.zeros((0, len(self.sentiment_labels_)))
-        features = self.featuriser_.transform(docs)
+        return self.predict_proba_features(self.featuriser_.transform(docs))
+
+    def predict_proba_features(self, features: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Theme and sentiment probabilities from featurised texts (sentiment offsets applied)."""
+        n = features.shape[0]
         themes = np.zeros((n, len(self.theme_labels_)))
         if self.theme_estimators_ and n:
             # One sparse product for all themes: each head is a binary logistic regression.
@@ -204,6 +219,11 @@ class FeedbackModel(BaseEstimator):
             proba = self.sentiment_estimator_.predict_proba(features)
             for k, label in enumerate(self.sentiment_estimator_.classes_):
                 sentiment[:, self.sentiment_labels_.index(str(label))] = proba[:, k]
+            bias = getattr(self, "sentiment_bias_", None)
+            if bias is not None and np.any(bias):
+                # Offsets tuned on dev for macro-F1, applied in log space and renormalised.
+                sentiment = sentiment * np.exp(bias)
+                sentiment /= sentiment.sum(axis=1, keepdims=True)
         return themes, sentiment
 
     def _stacked_theme_weights(self) -> tuple[np.ndarray, np.ndarray]:

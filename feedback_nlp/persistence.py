@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sklearn
 
 from .errors import IncompatibleModelError, ModelIntegrityError, ModelLoadError, UntrustedModelError
@@ -80,6 +81,7 @@ def save_model(model: FeedbackModel, directory: str | os.PathLike[str], meta: di
                 "format_version": FORMAT_VERSION,
                 "labels": model.labels.to_dict(),
                 "thresholds": {k: float(v) for k, v in model.thresholds_.items()},
+                "sentiment_bias": {s: float(b) for s, b in zip(model.sentiment_labels_, model.sentiment_bias_)},
                 "params": _jsonable(model.get_params()),
                 "normaliser_version": NORMALISER_VERSION,
                 "libraries": library_versions(),
@@ -229,6 +231,7 @@ def _assemble(parts: Any, meta: dict[str, Any], directory: Path, expected_themes
     model.sentiment_estimator_ = parts.get("sentiment_estimator")
     model.theme_labels_, model.sentiment_labels_ = themes, sentiments
     model.thresholds_ = {t: float(meta.get("thresholds", {}).get(t, 0.5)) for t in themes}
+    model.sentiment_bias_ = np.array([float(meta.get("sentiment_bias", {}).get(s, 0.0)) for s in sentiments])
     classes = [] if model.sentiment_estimator_ is None else [str(c) for c in model.sentiment_estimator_.classes_]
     if len(model.theme_estimators_) != len(themes) or not set(classes) <= set(sentiments):
         raise IncompatibleModelError(

@@ -1,24 +1,32 @@
 """Train a FeedbackModel: segment, tune on a dev split, refit on everything.
 
 Tuning picks the featuriser settings, the regularisation strength and class weighting of each
-head by dev macro-F1, and one decision threshold per theme by dev F1. Deterministic for a
-given seed.
+head by dev macro-F1, one decision threshold per theme by dev F1, and per-class offsets of the
+sentiment scores by dev macro-F1 (rare classes such as "neutral" otherwise lose to priors).
+Deterministic for a given seed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import os
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
 
+from .data import LabelledData, sentiment_rows, theme_rows
 from .errors import TrainingError
-from .evaluation import best_threshold, sentiment_metrics, theme_metrics
-from .model import FeedbackModel, prepare_text
+from .evaluation import best_threshold, evaluate_prepared, sentiment_metrics, theme_metrics
+from .model import FeedbackModel
+from .normalise import NORMALISER_VERSION, normalise_text
+from .segment import segment_words
 
 Progress = Callable[[str], None]
 
@@ -36,69 +44,128 @@ DEFAULT_GRID: dict[str, list[Any]] = {
 TOLERANCE = 0.005
 
 
-@dataclass
-class LabelledData:
-    """Texts with optional theme lists and sentiment names (None: that head is not trained)."""
-
-    texts: list[str]
-    themes: list[list[str]] | None = None
-    sentiment: list[str] | None = None
-    files: dict[str, str] = field(default_factory=dict)  # path -> SHA-256
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def concat(self, other: LabelledData) -> LabelledData:
-        if (self.themes is None) != (other.themes is None) or (self.sentiment is None) != (other.sentiment is None):
-            raise TrainingError("Cannot combine data sets with different label columns (themes/sentiment).")
-        return LabelledData(
-            self.texts + other.texts,
-            None if self.themes is None else self.themes + other.themes,  # type: ignore[operator]
-            None if self.sentiment is None else self.sentiment + other.sentiment,  # type: ignore[operator]
-            {**self.files, **other.files},
-        )
+# --------------------------------------------------------------------------- segmentation cache
+def cache_dir() -> Path:
+    """Where segmentations are cached across runs: $FEEDBACK_NLP_CACHE or ~/.cache/feedback-nlp."""
+    return Path(os.environ.get("FEEDBACK_NLP_CACHE") or Path.home() / ".cache" / "feedback-nlp")
 
 
-def _prepare_chunk(texts: list[str]) -> list[str]:
-    return [prepare_text(t) for t in texts]
+class SegmentationCache:
+    """Segmented forms of normalised texts, kept in SQLite so later training runs skip underthesea."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        from importlib.metadata import version
+
+        self.path = path or cache_dir() / "segmentations.sqlite"
+        self.namespace = f"n{NORMALISER_VERSION}-u{version('underthesea')}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30)
+        self._db.execute("CREATE TABLE IF NOT EXISTS seg (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.namespace}\0{text}".encode()).hexdigest()
+
+    def get_many(self, texts: Sequence[str]) -> dict[str, str]:
+        keys = {self._key(t): t for t in texts}
+        found: dict[str, str] = {}
+        items = list(keys)
+        for start in range(0, len(items), 500):
+            chunk = items[start:start + 500]
+            rows = self._db.execute(f"SELECT key, value FROM seg WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            found.update({keys[k]: v for k, v in rows})
+        return found
+
+    def put_many(self, pairs: dict[str, str]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO seg VALUES (?, ?)", [(self._key(t), s) for t, s in pairs.items()])
+
+    def close(self) -> None:
+        self._db.close()
 
 
-def prepare_texts(texts: Sequence[str], n_jobs: int = 1, chunk_size: int = 2000) -> list[str]:
-    """Normalise and segment texts in order; with n_jobs > 1, in worker processes."""
-    texts = list(texts)
-    if n_jobs == 1 or len(texts) < 2 * chunk_size:
-        return _prepare_chunk(texts)
-    chunks = [texts[i:i + chunk_size] for i in range(0, len(texts), chunk_size)]
-    done = Parallel(n_jobs=n_jobs)(delayed(_prepare_chunk)(chunk) for chunk in chunks)
-    return [doc for chunk in done for doc in chunk]
+def _segment_chunk(texts: list[str]) -> list[str]:
+    return [segment_words(t) for t in texts]
 
 
+def prepare_texts(texts: Sequence[str], n_jobs: int = 1, *, use_cache: bool = False, progress: Progress | None = None,
+                  chunk_size: int = 1000) -> list[str]:
+    """Normalise and segment texts in order: distinct texts once, on ``n_jobs`` processes
+    (-1: all cores), reusing the on-disk cache when ``use_cache``."""
+    normalised = [normalise_text(t) for t in texts]
+    distinct = list(dict.fromkeys(normalised))
+    cache = SegmentationCache() if use_cache else None
+    done = cache.get_many(distinct) if cache else {}
+    todo = [t for t in distinct if t not in done]
+    if progress:
+        progress(f"segmenting {len(todo):,} texts ({len(distinct) - len(todo):,} of {len(distinct):,} distinct from the cache)")
+    if todo:
+        chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+        workers = os.cpu_count() or 1 if n_jobs == -1 else n_jobs
+        if workers > 1 and len(todo) > 2 * chunk_size:
+            results = Parallel(n_jobs=workers, return_as="generator")(delayed(_segment_chunk)(c) for c in chunks)
+        else:
+            results = (_segment_chunk(c) for c in chunks)
+        new: dict[str, str] = {}
+        for number, (chunk, segmented) in enumerate(zip(chunks, results), 1):
+            new.update(zip(chunk, segmented))
+            if progress and len(chunks) > 1:
+                progress(f"segmented {min(number * chunk_size, len(todo)):,}/{len(todo):,}")
+        if cache:
+            cache.put_many(new)
+        done.update(new)
+    if cache:
+        cache.close()
+    return [done[t] for t in normalised]
+
+
+# --------------------------------------------------------------------------- tuning
 @dataclass
 class TrainingReport:
     """What tuning chose and how it scored on the dev split."""
 
     params: dict[str, Any]
     thresholds: dict[str, float]
+    sentiment_bias: dict[str, float]
     dev_metrics: dict[str, Any]
     seconds: float
     tried: list[dict[str, Any]]
+    tuned_model: FeedbackModel  # fitted on train only: the one to score on held-out data
 
 
-def _score_themes(model: FeedbackModel, dev_features: Any, dev_themes: list[list[str]]) -> tuple[float, dict[str, float]]:
-    labels = model.theme_labels_
+def _tune_thresholds(model: FeedbackModel, features: Any, data: LabelledData) -> tuple[float, dict[str, float]]:
+    rows = theme_rows(data)
+    scope = data.scope()
+    scores = model.predict_proba_features(features[rows])[0]
     thresholds = {}
-    for j, clf in enumerate(model.theme_estimators_):
-        scores = clf.predict_proba(dev_features)[:, 1]
-        target = np.array([labels[j] in row for row in dev_themes])
-        thresholds[labels[j]], _ = best_threshold(scores, target)
+    for j, label in enumerate(model.theme_labels_):
+        in_scope = np.array([label in scope[i] for i in rows], dtype=bool)
+        target = np.array([label in data.themes[i] for i in rows], dtype=bool)  # type: ignore[index, operator]
+        thresholds[label] = best_threshold(scores[in_scope, j], target[in_scope])[0] if in_scope.any() else 0.5
     model.thresholds_ = thresholds
-    predicted = _predict_themes(model, dev_features)
-    return theme_metrics(dev_themes, predicted, labels)["macro_f1"], thresholds
+    predicted = [[t for j, t in enumerate(model.theme_labels_) if scores[k, j] >= thresholds[t]] for k in range(len(rows))]
+    return theme_metrics([data.themes[i] for i in rows], predicted, model.theme_labels_)["macro_f1"], thresholds  # type: ignore[index]
 
 
-def _predict_themes(model: FeedbackModel, features: Any) -> list[list[str]]:
-    columns = [clf.predict_proba(features)[:, 1] >= model.thresholds_[t] for t, clf in zip(model.theme_labels_, model.theme_estimators_)]
-    return [[t for t, col in zip(model.theme_labels_, columns) if col[i]] for i in range(features.shape[0])]
+def tune_sentiment_bias(log_proba: np.ndarray, truth: Sequence[str], labels: Sequence[str]) -> tuple[np.ndarray, float]:
+    """Per-class offsets added to log-probabilities that maximise macro-F1 (coordinate ascent)."""
+    labels = list(labels)
+    bias = np.zeros(len(labels))
+
+    def score(b: np.ndarray) -> float:
+        predicted = [labels[k] for k in np.argmax(log_proba + b, axis=1)]
+        return sentiment_metrics(truth, predicted, labels)["macro_f1"]
+
+    best = score(bias)
+    steps = np.round(np.arange(-2.0, 2.01, 0.25), 2)
+    for _ in range(2):
+        for k in range(len(labels)):
+            for step in steps:
+                trial = bias.copy()
+                trial[k] = step
+                value = score(trial)
+                if value > best + 1e-9:
+                    best, bias = value, trial
+    return bias, best
 
 
 def train_model(
@@ -111,6 +178,8 @@ def train_model(
     sentiment_labels: Sequence[str] | None = None,
     dev_fraction: float = 0.15,
     n_jobs: int = 1,
+    use_cache: bool = False,
+    refit: bool = True,
     progress: Progress | None = None,
 ) -> tuple[FeedbackModel, TrainingReport]:
     """Tune on ``dev`` (or a seeded hold-out of ``train``), then refit on train + dev."""
@@ -118,67 +187,89 @@ def train_model(
     started = time.perf_counter()
     grid = grid or DEFAULT_GRID
     if dev is None:
-        train, dev = _hold_out(train, dev_fraction, seed)
-    say(f"segmenting {len(train) + len(dev)} texts")
-    train_docs = prepare_texts(train.texts, n_jobs)
-    dev_docs = prepare_texts(dev.texts, n_jobs)
+        train, dev = hold_out(train, dev_fraction, seed)
+    docs = prepare_texts(train.texts + dev.texts, n_jobs, use_cache=use_cache, progress=say)
+    train_docs, dev_docs = docs[: len(train)], docs[len(train):]
     base = {"theme_labels": theme_labels, "sentiment_labels": sentiment_labels, "random_state": seed}
     best_theme: tuple[float, dict[str, Any], dict[str, float]] = (-1.0, {}, {})
     best_sentiment: tuple[float, dict[str, Any]] = (-1.0, {})
+    has_themes, has_sentiment = bool(theme_rows(train)), bool(sentiment_rows(train))
+    if not has_themes and not has_sentiment:
+        raise TrainingError("The training data has neither theme nor sentiment labels.")
     tried = []
-    for feature_params in grid["features"]:
-        say(f"featurising with {feature_params}")
+    sentiment_dev = sentiment_rows(dev)
+    for number, feature_params in enumerate(grid["features"], 1):
+        say(f"tuning feature setting {number}/{len(grid['features'])}: {feature_params}")
         model = FeedbackModel(**base, **feature_params)
         model.featuriser_ = model.fit_featuriser(train_docs)
         train_x, dev_x = model.featuriser_.transform(train_docs), model.featuriser_.transform(dev_docs)
         for c, weight in itertools.product(grid["C"], grid["class_weight"]):
             params = {**feature_params, "theme_C": c, "sentiment_C": c, "class_weight": weight}
             model.set_params(**params)
-            model.fit_heads(train_x, train.themes, train.sentiment)
-            entry: dict[str, Any] = {k: v for k, v in params.items()}
-            if train.themes is not None:
-                score, thresholds = _score_themes(model, dev_x, dev.themes)  # type: ignore[arg-type]
+            model.fit_heads(train_x, train.themes, train.sentiment, train.scope())
+            entry: dict[str, Any] = dict(params)
+            if has_themes and theme_rows(dev):
+                score, thresholds = _tune_thresholds(model, dev_x, dev)
                 entry["theme_macro_f1"] = score
                 if score > best_theme[0] + TOLERANCE:
                     best_theme = (score, params, thresholds)
-            if train.sentiment is not None:
-                predicted = model.sentiment_estimator_.predict(dev_x)  # type: ignore[union-attr]
-                score = sentiment_metrics(dev.sentiment, list(predicted), model.sentiment_labels_)["macro_f1"]  # type: ignore[arg-type]
+            if has_sentiment and sentiment_dev:
+                predicted = model.sentiment_estimator_.predict(dev_x[sentiment_dev])  # type: ignore[union-attr]
+                truth = [dev.sentiment[i] for i in sentiment_dev]  # type: ignore[index]
+                score = sentiment_metrics(truth, list(predicted), model.sentiment_labels_)["macro_f1"]
                 entry["sentiment_macro_f1"] = score
                 if score > best_sentiment[0] + TOLERANCE:
                     best_sentiment = (score, params)
             tried.append(entry)
-            say(f"tried {entry}")
+    if has_themes and not best_theme[1]:
+        raise TrainingError("The dev split has no theme labels to tune on; pass --dev with labelled themes.")
+    if has_sentiment and not best_sentiment[1]:
+        raise TrainingError("The dev split has no sentiment labels to tune on; pass --dev with labelled sentiment.")
     chosen = _combine_choices(grid, best_theme[1], best_sentiment[1], tried)
-    # Score the chosen setting on dev once more, for the report.
+    say(f"chosen: {chosen}")
     model = FeedbackModel(**base, **chosen)
-    model.fit(train.texts, _targets(train), prepared=train_docs)
-    dev_metrics = evaluate_prepared(model, dev_docs, dev, thresholds=best_theme[2] or None)
-    say(f"refitting on train + dev ({len(train) + len(dev)} texts) with {chosen}")
-    everything = train.concat(dev)
-    final = FeedbackModel(**base, **chosen)
-    final.fit(everything.texts, _targets(everything), prepared=train_docs + dev_docs)
-    if best_theme[2]:
-        final.thresholds_ = dict(best_theme[2])
+    model.fit(train.texts, _targets(train), prepared=train_docs, theme_scope=train.scope())
+    dev_x = model.featuriser_.transform(dev_docs)
+    if has_themes:
+        _tune_thresholds(model, dev_x, dev)
+    if has_sentiment:
+        log_proba = np.log(np.clip(model.predict_proba_features(dev_x[sentiment_dev])[1], 1e-9, 1.0))
+        bias, _ = tune_sentiment_bias(log_proba, [dev.sentiment[i] for i in sentiment_dev], model.sentiment_labels_)  # type: ignore[index]
+        model.sentiment_bias_ = bias
+    dev_metrics = evaluate_prepared(model, dev_docs, dev)
+    final = model
+    if refit:
+        say(f"refitting on train + dev ({len(train) + len(dev):,} texts)")
+        everything = train.concat(dev)
+        final = FeedbackModel(**base, **chosen)
+        final.fit(everything.texts, _targets(everything), prepared=train_docs + dev_docs, theme_scope=everything.scope())
+        final.thresholds_ = dict(model.thresholds_)
+        final.sentiment_bias_ = model.sentiment_bias_.copy()
     report = TrainingReport(
-        params=chosen, thresholds=dict(final.thresholds_), dev_metrics=dev_metrics,
-        seconds=round(time.perf_counter() - started, 2), tried=tried,
+        params=chosen, thresholds=dict(final.thresholds_),
+        sentiment_bias={s: float(b) for s, b in zip(final.sentiment_labels_, final.sentiment_bias_)},
+        dev_metrics=dev_metrics, seconds=round(time.perf_counter() - started, 2), tried=tried, tuned_model=model,
     )
     return final, report
 
 
-def _combine_choices(grid: dict[str, list[Any]], theme_params: dict[str, Any], sentiment_params: dict[str, Any], tried: list[dict[str, Any]]) -> dict[str, Any]:
+def _combine_choices(grid: dict[str, list[Any]], theme_params: dict[str, Any], sentiment_params: dict[str, Any],
+                     tried: list[dict[str, Any]]) -> dict[str, Any]:
     """Both heads share one featuriser: keep the feature setting with the best summed dev score."""
+    keys = ("word_ngram_range", "char_ngram_range")
     if not theme_params or not sentiment_params:
         return dict(theme_params or sentiment_params)
-    if all(theme_params[k] == sentiment_params[k] for k in ("word_ngram_range", "char_ngram_range")):
-        features = {k: theme_params[k] for k in ("word_ngram_range", "char_ngram_range")}
+    if all(theme_params[k] == sentiment_params[k] for k in keys):
+        features = {k: theme_params[k] for k in keys}
     else:
         def best_of(key: str, feats: dict[str, Any]) -> float:
             return max(e[key] for e in tried if all(e[k] == v for k, v in feats.items()))
+
         features = max(grid["features"], key=lambda f: best_of("theme_macro_f1", f) + best_of("sentiment_macro_f1", f))
+
         def best_for(key: str) -> dict[str, Any]:
             return max((e for e in tried if all(e[k] == v for k, v in features.items())), key=lambda e: e[key])
+
         theme_params, sentiment_params = best_for("theme_macro_f1"), best_for("sentiment_macro_f1")
     return {
         **features,
@@ -197,33 +288,10 @@ def _targets(data: LabelledData) -> dict[str, list[Any]]:
     return targets
 
 
-def _hold_out(data: LabelledData, fraction: float, seed: int) -> tuple[LabelledData, LabelledData]:
+def hold_out(data: LabelledData, fraction: float, seed: int) -> tuple[LabelledData, LabelledData]:
+    """Split off a seeded ``fraction`` of ``data`` as a dev split (at least 10 texts)."""
     if len(data) < 20:
         raise TrainingError(f"Only {len(data)} labelled texts: at least 20 are needed to hold out a dev split.")
     order = np.random.default_rng(seed).permutation(len(data))
     n_dev = max(10, int(round(fraction * len(data))))
-    dev_idx, train_idx = sorted(order[:n_dev]), sorted(order[n_dev:])
-
-    def take(idx: list[int]) -> LabelledData:
-        return LabelledData(
-            [data.texts[i] for i in idx],
-            None if data.themes is None else [data.themes[i] for i in idx],
-            None if data.sentiment is None else [data.sentiment[i] for i in idx],
-            data.files,
-        )
-    return take(train_idx), take(dev_idx)
-
-
-def evaluate_prepared(model: FeedbackModel, docs: Sequence[str], data: LabelledData, thresholds: dict[str, float] | None = None) -> dict[str, Any]:
-    """Metrics of ``model`` on already segmented texts with their labels."""
-    if thresholds:
-        model.thresholds_ = dict(thresholds)
-    themes, sentiment = model.predict_proba_prepared(list(docs))
-    out: dict[str, Any] = {"n_texts": len(docs)}
-    if data.themes is not None and model.theme_labels_:
-        predicted = [[t for j, t in enumerate(model.theme_labels_) if themes[i, j] >= model.thresholds_[t]] for i in range(len(docs))]
-        out["themes"] = theme_metrics(data.themes, predicted, model.theme_labels_)
-    if data.sentiment is not None and model.sentiment_labels_:
-        predicted_s = [model.sentiment_labels_[int(k)] for k in np.argmax(sentiment, axis=1)]
-        out["sentiment"] = sentiment_metrics(data.sentiment, predicted_s, model.sentiment_labels_)
-    return out
+    return data.take(sorted(order[n_dev:])), data.take(sorted(order[:n_dev]))

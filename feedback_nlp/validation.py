@@ -22,7 +22,7 @@ from .errors import DataError
 from .labels import SENTIMENTS
 from .persistence import sha256_file
 from .tables import read_table, row_location
-from .training import LabelledData
+from .data import LabelledData
 
 CORPUS_SOURCES = ("comment", "survey", "petition", "news")
 CORPUS_STYLES = ("standard", "no_diacritics", "teencode", "regional", "long")
@@ -112,12 +112,13 @@ def validate_files(
     columns = columns or Columns()
     report = ValidationReport(files=[str(p) for p in paths])
     texts: list[str] = []
-    themes_out: list[list[str]] = []
-    sentiment_out: list[str] = []
+    themes_out: list[list[str] | None] = []
+    sentiment_out: list[str | None] = []
     seen: dict[str, tuple[str, tuple[str, ...] | None, str | None]] = {}
     seen_ids: dict[str, str] = {}
     file_hashes: dict[str, str] = {}
-    label_columns: set[tuple[bool, bool]] = set()
+    file_themes: dict[str, set[str]] = {}
+    file_of_row: list[str] = []
     for path in paths:
         try:
             frame = read_table(path)
@@ -134,7 +135,6 @@ def validate_files(
         if not has_themes and not has_sentiment:
             report.problems.append(Problem(str(path), f"has neither a '{columns.themes}' nor a '{columns.sentiment}' column: nothing to learn from (map them with --themes-column / --sentiment-column)."))
             continue
-        label_columns.add((has_themes, has_sentiment))
         report.has_themes |= has_themes
         report.has_sentiment |= has_sentiment
         for i in range(len(frame)):
@@ -156,6 +156,7 @@ def validate_files(
                 if len(set(row_themes)) != len(row_themes):
                     report.problems.append(Problem(where, f"theme listed twice: {row_themes}", column=columns.themes))
                 report.theme_counts.update(set(row_themes))
+                file_themes.setdefault(str(path), set()).update(row_themes)
                 report.no_theme += not row_themes
                 report.multi_theme += len(set(row_themes)) >= 2
             row_sentiment: str | None = None
@@ -180,17 +181,22 @@ def validate_files(
                 continue
             seen[key] = (where, *labels)
             texts.append(text)
-            themes_out.append(row_themes or [])
-            sentiment_out.append(row_sentiment or "")
-    if len(label_columns) > 1:
-        report.problems.append(Problem(", ".join(report.files), "files have different label columns (themes/sentiment); train them separately or add the missing column."))
+            themes_out.append(row_themes)
+            sentiment_out.append(row_sentiment)
+            file_of_row.append(str(path))
     for name, count in list(report.theme_counts.items()) + list(report.sentiment_counts.items()):
         if count < min_examples:
             report.problems.append(Problem(", ".join(report.files), f"label '{name}' has only {count} examples; at least {min_examples} are needed to learn it."))
     if not report.ok:
         return report, None
+    declared = set(theme_labels or [])
+    scopes = {path: frozenset(names | declared) for path, names in file_themes.items()}
     data = LabelledData(
-        texts, themes_out if report.has_themes else None, sentiment_out if report.has_sentiment else None, file_hashes
+        texts,
+        themes_out if report.has_themes else None,  # type: ignore[arg-type]
+        sentiment_out if report.has_sentiment else None,
+        file_hashes,
+        [scopes.get(path, frozenset(declared)) for path in file_of_row],
     )
     return report, data
 

@@ -28,3 +28,34 @@ def test_text_without_diacritics_shares_character_features():
     without = featuriser.transform([segment_words(normalise_text("can bo cham"))])
     cosine = (with_marks @ without.T).toarray()[0, 0]
     assert cosine > 0.5
+
+
+def test_segmenter_matches_underthesea_word_tokenize():
+    """The lean driver gives word_tokenize's output on normalised text without abbreviations."""
+    from underthesea import word_tokenize
+
+    for raw in ["Cán bộ phường hướng dẫn tận tình, nộp hồ sơ online chỉ mất 10 phút",
+                "Người dân phản ánh việc chậm trễ cấp giấy chứng nhận quyền sử dụng đất tại huyện",
+                "can bo xa lam viec cham qua, hen lan hen lua mai chua xong"]:
+        text = normalise_text(raw)
+        assert segment_words(text) == word_tokenize(text, format="text")
+
+
+def test_word_and_char_blocks_equal_sklearn_tfidf():
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from feedback_nlp.features import SyllableCharVectorizer, WordNgramVectorizer
+
+    docs = ["cán_bộ xã làm_việc chậm quá , chậm quá", "hồ_sơ online bị lỗi , cán_bộ không hướng_dẫn", "a b", "x"]
+    pairs = [
+        (WordNgramVectorizer(ngram_range=(1, 3)), TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 3), sublinear_tf=True)),
+        (SyllableCharVectorizer(ngram_range=(2, 5)), TfidfVectorizer(analyzer="char_wb", preprocessor=strip_diacritics, lowercase=False,
+                                                                    ngram_range=(2, 5), sublinear_tf=True)),
+    ]
+    for ours, reference in pairs:
+        ours.fit(docs)
+        reference.fit(docs)
+        assert set(ours.vocabulary_) == set(reference.vocabulary_)
+        order = [reference.vocabulary_[g] for g in sorted(ours.vocabulary_, key=ours.vocabulary_.get)]
+        assert np.allclose(ours.transform(docs).toarray(), reference.transform(docs).toarray()[:, order], atol=1e-6)
