@@ -192,24 +192,44 @@ def prepare_chunk(model: FeedbackModel, frame: pd.DataFrame, text_columns: Seque
 def finish_chunk(model: FeedbackModel, chunk: PreparedChunk, todo_scores: Scores, cache: ScoreCache,
                  by_sentence: bool, list_themes: bool) -> pd.DataFrame:
     """Build the output rows of a chunk from the cache and the newly scored texts."""
-    fresh = {key: (todo_scores[0][i], todo_scores[1][i]) for i, key in enumerate(chunk.todo)}
     cache.add(chunk.todo, todo_scores)
     theme_labels, sentiment_labels = model.theme_labels_, model.sentiment_labels_
-    missing = sorted({k for row in chunk.keys for k in row if k not in fresh and k not in cache})
+    fresh_index = {key: i for i, key in enumerate(chunk.todo)}
+    all_themes, all_sentiment = todo_scores
+    missing = sorted({k for row in chunk.keys for k in row if k not in fresh_index and k not in cache})
     if missing:  # evicted or never cached: score them here
         extra = score_normalised(model, missing)
-        fresh.update({k: (extra[0][i], extra[1][i]) for i, k in enumerate(missing)})
+        fresh_index.update({k: len(chunk.todo) + i for i, k in enumerate(missing)})
+        all_themes, all_sentiment = np.concatenate([all_themes, extra[0]]), np.concatenate([all_sentiment, extra[1]])
+
+    def scores_of(key: str) -> tuple[np.ndarray, np.ndarray]:
+        j = fresh_index.get(key)
+        return (all_themes[j], all_sentiment[j]) if j is not None else cache.get(key)  # type: ignore[return-value]
+
     n = len(chunk.texts)
     theme_matrix = np.zeros((n, len(theme_labels)), dtype=np.float32)
     sentiment_matrix = np.zeros((n, len(sentiment_labels)), dtype=np.float32)
     evidence: list[str] = [""] * n
+    # Rows with one text (the usual case) are filled with two fancy-indexed copies.
+    fresh_rows, fresh_src, cached_rows, cached_src, multi = [], [], [], [], []
     for i, row_keys in enumerate(chunk.keys):
         if chunk.reasons[i] is not None:
             continue
-        rows = [fresh.get(k) or cache.get(k) for k in row_keys]
-        if len(rows) == 1:
-            theme_matrix[i], sentiment_matrix[i] = rows[0]
-            continue
+        if len(row_keys) == 1:
+            j = fresh_index.get(row_keys[0])
+            if j is not None:
+                fresh_rows.append(i)
+                fresh_src.append(j)
+            else:
+                cached_rows.append(i)
+                cached_src.append(cache.rows[row_keys[0]])
+        else:
+            multi.append(i)
+    theme_matrix[fresh_rows], sentiment_matrix[fresh_rows] = all_themes[fresh_src], all_sentiment[fresh_src]
+    theme_matrix[cached_rows], sentiment_matrix[cached_rows] = cache.themes[cached_src], cache.sentiment[cached_src]
+    for i in multi:
+        row_keys = chunk.keys[i]
+        rows = [scores_of(k) for k in row_keys]
         themes = np.stack([r[0] for r in rows])
         weights = np.array([max(len(k.split()), 1) for k in row_keys], dtype=np.float32)
         theme_matrix[i] = themes.max(axis=0)

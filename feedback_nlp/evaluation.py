@@ -134,3 +134,36 @@ def compare_metrics(a: dict[str, Any], b: dict[str, Any], tolerance: float = 0.0
         f"verdict: {names[1]} is the same as {names[0]} within {tolerance}" if verdict == "same" else "verdict: no shared labels to compare")
     return {"rows": rows, "headline": {names[0]: head_a, names[1]: head_b}, "deltas": deltas, "tolerance": tolerance,
             "verdict": verdict, "verdict_line": f"{verdict_line} ({described})" if described else verdict_line}
+
+
+def metrics_report(output: dict[str, Any]) -> str:
+    """A Markdown report of ``feedback-nlp evaluate`` results."""
+    lines = [f"# Evaluation on `{output['data']}`", ""]
+    for name, metrics in output["models"].items():
+        lines += [f"## Model `{name}` ({metrics['n_texts']} texts)", ""]
+        if "themes" in metrics:
+            t = metrics["themes"]
+            lines += ["| theme | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+            lines += [f"| {k} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |" for k, m in t["per_theme"].items()]
+            lines += ["", f"Micro-F1 {t['micro_f1']:.3f}, macro-F1 {t['macro_f1']:.3f}, subset accuracy {t['subset_accuracy']:.3f}; "
+                          f"{t['false_theme_rate']:.1%} of the {t['no_theme_texts']} texts without a true theme were given one.", ""]
+        if "sentiment" in metrics:
+            s = metrics["sentiment"]
+            lines += ["| sentiment | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+            lines += [f"| {k} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |" for k, m in s["per_class"].items()]
+            labels = s["confusion_matrix"]["labels"]
+            lines += ["", f"Macro-F1 {s['macro_f1']:.3f}, weighted-F1 {s['weighted_f1']:.3f}, accuracy {s['accuracy']:.3f}.", "",
+                      "Confusion matrix (rows: true, columns: predicted)", "",
+                      "| | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+            lines += [f"| {label} | " + " | ".join(str(v) for v in row) + " |"
+                      for label, row in zip(labels, s["confusion_matrix"]["rows_true_cols_pred"])]
+            lines.append("")
+    comparison = output.get("comparison")
+    if comparison:
+        a, b = list(output["models"])
+        lines += ["## Comparison", "", f"| label | {a} | {b} | diff |", "|---|---:|---:|---:|"]
+        for row in comparison["rows"]:
+            fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+            lines.append(f"| {row['label']} | {fmt(row[a])} | {fmt(row[b])} | {'' if row['diff'] is None else format(row['diff'], '+.3f')} |")
+        lines += ["", f"**{comparison['verdict_line']}**", ""]
+    return "\n".join(lines)

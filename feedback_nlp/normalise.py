@@ -57,12 +57,21 @@ def strip_control_characters(text: str) -> str:
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
+_URL_HINTS = ("http", "www", ".vn", ".com", ".net", ".org", ".gov")
+_DIGIT = re.compile(r"\d")
+
+
 def mask_entities(text: str) -> str:
     """Replace URLs, e-mails, phone numbers and numbers by placeholder words."""
-    text = _EMAIL.sub(f" {EMAIL_TOKEN} ", text)
-    text = _URL.sub(f" {URL_TOKEN} ", text)
-    text = _PHONE.sub(f" {PHONE_TOKEN} ", text)
-    return _NUMBER.sub(f" {NUMBER_TOKEN} ", text)
+    # Cheap substring checks first: most comments have none of these, and the patterns are slow.
+    if "@" in text:
+        text = _EMAIL.sub(f" {EMAIL_TOKEN} ", text)
+    if any(hint in text for hint in _URL_HINTS):
+        text = _URL.sub(f" {URL_TOKEN} ", text)
+    if _DIGIT.search(text):
+        text = _PHONE.sub(f" {PHONE_TOKEN} ", text)
+        text = _NUMBER.sub(f" {NUMBER_TOKEN} ", text)
+    return text
 
 
 # underthesea's token normalisation table (misspellings, old tone-mark placement) and the

@@ -65,6 +65,7 @@ def train_from_files(
     n_jobs: int = -1,
     use_cache: bool = True,
     grid: dict[str, list[Any]] | None = None,
+    drop_conflicts: bool = False,
     command: str | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
@@ -79,7 +80,8 @@ def train_from_files(
         raise TrainingError("Give either -o/--output or --replace, not both.")
     if replace is None and target.exists():
         raise TrainingError(f"{target} already exists; use --replace {target} to replace it safely, or another -o.")
-    options = {"columns": columns, "sentiment_labels": list(sentiment_labels), "theme_labels": theme_labels}
+    options = {"columns": columns, "sentiment_labels": list(sentiment_labels), "theme_labels": theme_labels,
+               "drop_conflicts": drop_conflicts}
     user = load_labelled(list(data_files), **options)
     say(f"read {len(user):,} labelled texts from {len(data_files)} file(s)")
     if dev_file is not None:

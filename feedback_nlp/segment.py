@@ -12,6 +12,7 @@ without abbreviations the result equals ``word_tokenize(text, format="text")`` (
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +23,24 @@ from underthesea.pipeline.word_tokenize.regex_tokenize import patterns as TOKEN_
 from .normalise import normalise_tokens
 
 _TAGGER: Any = None
+
+
+def _without_groups(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """underthesea's token pattern with its capturing groups made non-capturing, so that
+    ``findall`` returns whole tokens in one C call; the original if that changes anything."""
+    source = re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
+    source = re.sub(r"(?<!\\)\((?!\?)", "(?:", source)
+    try:
+        fast = re.compile(source, pattern.flags)
+    except re.error:
+        return pattern
+    probe = "Cán bộ (UBND) xã: 12/3/2024, 1.200.000đ; https://dvc.gov.vn a@b.vn ... \"hỏi\" - ok! 3,5% v.v."
+    if fast.groups or fast.findall(probe) != [m.group() for m in pattern.finditer(probe)]:
+        return pattern
+    return fast
+
+
+_FAST_TOKEN_PATTERN = _without_groups(TOKEN_PATTERN)
 
 
 def _crf_tagger() -> Any:
@@ -35,6 +54,8 @@ def _crf_tagger() -> Any:
 
 def split_tokens(normalised_text: str) -> list[str]:
     """Syllables, numbers and punctuation, by underthesea's tokenizer pattern."""
+    if _FAST_TOKEN_PATTERN.groups == 0:
+        return _FAST_TOKEN_PATTERN.findall(normalised_text)
     return [match.group() for match in TOKEN_PATTERN.finditer(normalised_text)]
 
 

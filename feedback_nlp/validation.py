@@ -107,8 +107,13 @@ def validate_files(
     columns: Columns | None = None,
     corpus_schema: bool = False,
     min_examples: int = MIN_EXAMPLES,
+    drop_conflicts: bool = False,
 ) -> tuple[ValidationReport, LabelledData | None]:
-    """Check labelled files; return the report and, when there are no errors, the data."""
+    """Check labelled files; return the report and, when there are no errors, the data.
+
+    With ``drop_conflicts``, a text that appears with different labels is a warning and every
+    copy of it is left out of the data, instead of an error.
+    """
     columns = columns or Columns()
     report = ValidationReport(files=[str(p) for p in paths])
     texts: list[str] = []
@@ -119,6 +124,8 @@ def validate_files(
     file_hashes: dict[str, str] = {}
     file_themes: dict[str, set[str]] = {}
     file_of_row: list[str] = []
+    dropped: set[str] = set()
+    keys: list[str] = []
     for path in paths:
         try:
             frame = read_table(path)
@@ -174,12 +181,15 @@ def validate_files(
             if key in seen:
                 first, *first_labels = seen[key]
                 conflict = tuple(first_labels) != labels
-                report.problems.append(Problem(
-                    where, f"same text as {first}" + (f" with different labels ({first_labels} vs {list(labels)})" if conflict else ""),
-                    "error" if conflict or corpus_schema else "warning", columns.text,
-                ))
+                message = f"same text as {first}" + (f" with different labels ({first_labels} vs {list(labels)})" if conflict else "")
+                if conflict and drop_conflicts:
+                    dropped.add(key)
+                    message += "; both dropped"
+                severity = "error" if (conflict and not drop_conflicts) or corpus_schema else "warning"
+                report.problems.append(Problem(where, message, severity, columns.text))
                 continue
             seen[key] = (where, *labels)
+            keys.append(key)
             texts.append(text)
             themes_out.append(row_themes)
             sentiment_out.append(row_sentiment)
@@ -189,6 +199,9 @@ def validate_files(
             report.problems.append(Problem(", ".join(report.files), f"label '{name}' has only {count} examples; at least {min_examples} are needed to learn it."))
     if not report.ok:
         return report, None
+    if dropped:
+        keep = [i for i, key in enumerate(keys) if key not in dropped]
+        texts, themes_out, sentiment_out, file_of_row = ([column[i] for i in keep] for column in (texts, themes_out, sentiment_out, file_of_row))
     declared = set(theme_labels or [])
     scopes = {path: frozenset(names | declared) for path, names in file_themes.items()}
     data = LabelledData(

@@ -59,3 +59,14 @@ def test_word_and_char_blocks_equal_sklearn_tfidf():
         assert set(ours.vocabulary_) == set(reference.vocabulary_)
         order = [reference.vocabulary_[g] for g in sorted(ours.vocabulary_, key=ours.vocabulary_.get)]
         assert np.allclose(ours.transform(docs).toarray(), reference.transform(docs).toarray()[:, order], atol=1e-6)
+
+
+def test_split_tokens_matches_underthesea_tokenizer():
+    from underthesea.pipeline.word_tokenize.regex_tokenize import tokenize
+
+    from feedback_nlp.segment import split_tokens
+
+    for text in ["cán bộ (ubnd) xã: 12/3/2024, 1.200.000đ; xxurl xxemail ... \"hỏi\" - ok! 3,5% v.v.",
+                 "tp.hcm, q.1 - p.bến nghé: 08:30 sáng; e-mail & sđt?? :)) <3 ^^",
+                 "giấy cn qsdđ số ab-123/2024/qđ-ubnd ... !!! ???"]:
+        assert split_tokens(text) == tokenize(text, use_character_normalize=False, use_token_normalize=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import info, tag, tag_file, validate
+from . import evaluate, info, tag, tag_file, train, validate
 
 app = typer.Typer(
     name="feedback-nlp",
@@ -17,6 +17,8 @@ app.command("tag")(tag.tag_command)
 app.command("tag-file")(tag_file.tag_file_command)
 app.command("info")(info.info_command)
 app.command("validate")(validate.validate_command)
+app.command("train")(train.train_command)
+app.command("evaluate")(evaluate.evaluate_command)
 
 
 def main() -> None:

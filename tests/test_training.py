@@ -1,0 +1,167 @@
+"""Retraining: validate, train (new themes, themes only, determinism, atomic writes, --replace),
+evaluate/compare, and an end-to-end train -> tag -> evaluate run through the CLI."""
+
+import json
+import random
+import re
+import subprocess
+
+import pandas as pd
+import pytest
+from conftest import CORPUS, PYTHON, ROOT, read_jsonl
+from typer.testing import CliRunner
+
+from feedback_nlp import DataError, load_model
+from feedback_nlp.cli import app
+from feedback_nlp.retrain import ReplaceRefusedError, train_from_files
+from feedback_nlp.validation import Columns, validate_files
+
+runner = CliRunner()
+SMALL_GRID = {"features": [{"word_ngram_range": (1, 2), "char_ngram_range": (3, 5)}], "C": [3.0, 10.0], "class_weight": ["balanced"]}
+LAND = re.compile(r"đất|sổ đỏ|sổ hồng|địa chính|dat dai|so do|dia chinh|thổ cư", re.IGNORECASE)
+
+
+def user_frame(n: int = 360, seed: int = 1, with_land: bool = False) -> pd.DataFrame:
+    """An office's labelled file: corpus records under the office's own column names."""
+    records = read_jsonl(CORPUS / "train.jsonl")
+    rows = random.Random(seed).sample(records, n)
+    themes = [r["themes"] + (["land"] if with_land and LAND.search(r["text"]) else []) for r in rows]
+    return pd.DataFrame({"noi_dung": [r["text"] for r in rows], "chu_de": [";".join(t) for t in themes],
+                         "cam_xuc": [r["sentiment"] for r in rows]})
+
+
+COLUMNS = Columns("noi_dung", "chu_de", "cam_xuc")
+CLI_COLUMNS = ["--text-column", "noi_dung", "--themes-column", "chu_de", "--sentiment-column", "cam_xuc"]
+
+
+def test_validate_reports_each_problem_with_row_numbers(tmp_path):
+    frame = pd.DataFrame({
+        "noi_dung": ["Cán bộ tận tình", "", "Web lỗi", "cán bộ tận tình", "Chờ lâu", "Tốt"],
+        "chu_de": ["courtesy", "", "digitalization", "delays", "delays|courtesy", ""],
+        "cam_xuc": ["positive", "neutral", "negative", "positive", "tệ", "positive"],
+    })
+    path = tmp_path / "office.csv"
+    frame.to_csv(path, index=False)
+    result = runner.invoke(app, ["validate", str(path), *CLI_COLUMNS, "--labels", "harassment,delays,courtesy,digitalisation"])
+    assert result.exit_code == 1
+    err = result.stderr
+    assert f"{path}, row 3, column 'noi_dung': empty text" in err
+    assert "row 4, column 'chu_de': unknown theme 'digitalization'" in err
+    assert "row 5, column 'noi_dung': same text as" in err and "row 2" in err and "different labels" in err
+    assert "row 6, column 'cam_xuc': unknown sentiment 'tệ'" in err
+    assert "label 'courtesy' has only 2 examples; at least 10 are needed" in err
+    assert "theme courtesy" in result.stdout and "sentiment positive" in result.stdout
+    missing = runner.invoke(app, ["validate", str(path)])
+    assert missing.exit_code == 1 and "missing text column 'text'; columns are: noi_dung, chu_de, cam_xuc" in missing.stderr
+
+
+def test_validate_accepts_a_clean_excel_file(tmp_path):
+    path = tmp_path / "office.xlsx"
+    user_frame(120).to_excel(path, index=False)
+    result = runner.invoke(app, ["validate", str(path), *CLI_COLUMNS])
+    assert result.exit_code == 0, result.output
+    assert "0 error(s)" in result.stdout
+
+
+def test_train_new_theme_names_with_the_shipped_corpus(tmp_path):
+    path = tmp_path / "office.csv"
+    user_frame(360, with_land=True).to_csv(path, index=False)
+    result = train_from_files([path], tmp_path / "model", columns=COLUMNS, grid=SMALL_GRID, n_jobs=1, use_cache=False)
+    model = load_model(result.output)
+    assert model.labels.themes == ("harassment", "delays", "courtesy", "digitalisation", "land")
+    assert "land" in model.tag("Cán bộ địa chính hẹn mãi chưa cấp sổ đỏ cho mảnh đất nhà tôi").themes
+    meta = json.loads((result.output / "meta.json").read_text(encoding="utf-8"))
+    assert str(path) in meta["training_data"]["files"] and meta["training_data"]["base"] == "default"
+    assert "land" in meta["metrics"]["dev"]["themes"]["per_theme"] and meta["created"] and meta["version"]
+    card = (result.output / "MODEL_CARD.md").read_text(encoding="utf-8")
+    for heading in ("## Intended use", "## Training data", "## Metrics on the dev split", "## Limitations", "| land |"):
+        assert heading in card
+
+
+def test_train_themes_only_and_determinism(tmp_path):
+    frame = user_frame(300).drop(columns=["cam_xuc"])
+    path = tmp_path / "themes_only.jsonl"
+    frame.assign(chu_de=[t.split(";") if t else [] for t in frame["chu_de"]]).to_json(path, orient="records", lines=True, force_ascii=False)
+    probes = ["Cán bộ xã đòi phong bì", "web dịch vụ công lỗi", "chờ ba tháng chưa có kết quả", "cán bộ rất niềm nở"]
+    outputs = []
+    for name in ("a", "b"):
+        result = train_from_files([path], tmp_path / name, base="none", columns=COLUMNS, grid=SMALL_GRID, seed=5, n_jobs=1, use_cache=False)
+        model = load_model(result.output)
+        assert model.labels.sentiments == () and model.sentiment_estimator_ is None
+        outputs.append([r.to_dict() for r in model.tag_many(probes)])
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0]["themes"] == ["harassment"] or "harassment" in outputs[0][0]["themes"]
+
+
+def test_training_writes_atomically(tmp_path, monkeypatch):
+    import skops.io
+
+    path = tmp_path / "office.csv"
+    user_frame(200).to_csv(path, index=False)
+
+    def broken_dump(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(skops.io, "dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        train_from_files([path], tmp_path / "model", base="none", columns=COLUMNS, grid=SMALL_GRID, n_jobs=1, use_cache=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["office.csv"]
+
+
+def test_replace_refuses_a_worse_model_and_keeps_a_backup_when_forced(tmp_path):
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    frame = user_frame(360, seed=2)
+    frame.to_csv(good, index=False)
+    shuffled = frame.copy()
+    rng = random.Random(0)
+    shuffled["chu_de"] = rng.sample(list(frame["chu_de"]), len(frame))
+    shuffled["cam_xuc"] = rng.sample(list(frame["cam_xuc"]), len(frame))
+    shuffled.to_csv(bad, index=False)
+    options = {"base": "none", "columns": COLUMNS, "grid": SMALL_GRID, "n_jobs": 1, "use_cache": False}
+    target = train_from_files([good], tmp_path / "office_model", **options).output
+    before = (target / "model.skops").read_bytes()
+    # Scored on held-out rows of the same good file, the shuffled-label model must lose.
+    with pytest.raises(ReplaceRefusedError, match="worse"):
+        train_from_files([bad], replace=target, dev_file=good, **options)
+    assert (target / "model.skops").read_bytes() == before
+    cli = runner.invoke(app, ["train", str(bad), "--replace", str(target), "--dev", str(good), "--base", "none", *CLI_COLUMNS, "--no-cache", "-j", "1"])
+    assert cli.exit_code == 3 and "Not replacing" in cli.stderr and "--force" in cli.stderr
+    forced = train_from_files([bad], replace=target, dev_file=good, force=True, **options)
+    assert forced.backup is not None and (forced.backup / "model.skops").read_bytes() == before
+    assert (target / "model.skops").read_bytes() != before
+
+
+def test_refuses_to_overwrite_without_replace(tmp_path):
+    path = tmp_path / "office.csv"
+    user_frame(100).to_csv(path, index=False)
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(Exception, match="--replace"):
+        train_from_files([path], tmp_path / "exists", base="none", columns=COLUMNS, grid=SMALL_GRID, n_jobs=1)
+    with pytest.raises(DataError, match="missing text column"):
+        train_from_files([path], tmp_path / "m", base="none", grid=SMALL_GRID, n_jobs=1)
+
+
+def test_end_to_end_train_tag_evaluate_cli(tmp_path):
+    train_path, test_path = tmp_path / "train.csv", tmp_path / "test.csv"
+    user_frame(360, seed=3).to_csv(train_path, index=False)
+    test = pd.DataFrame([{"noi_dung": r["text"], "chu_de": ";".join(r["themes"]), "cam_xuc": r["sentiment"]}
+                         for r in read_jsonl(CORPUS / "test.jsonl")[:150]])
+    test.to_csv(test_path, index=False)
+    model_dir = tmp_path / "office_model"
+    env = {"PYTHONIOENCODING": "utf-8", "PATH": "/usr/bin:/bin", "FEEDBACK_NLP_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([PYTHON, "-m", "feedback_nlp", "train", str(train_path), "-o", str(model_dir), "--base", "none",
+                           *CLI_COLUMNS, "--seed", "1"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stdout and "segmenting" in done.stderr
+    assert (tmp_path / "cache" / "segmentations.sqlite").exists()
+    tagged = runner.invoke(app, ["tag", "--model", str(model_dir), "Cán bộ hướng dẫn tận tình, nộp online nhanh"])
+    assert tagged.exit_code == 0 and json.loads(tagged.stdout)["sentiment"] == "positive"
+    result = runner.invoke(app, ["evaluate", str(test_path), "--model", str(model_dir), "--compare", str(ROOT / "models" / "default"),
+                                 *CLI_COLUMNS, "--json", str(tmp_path / "eval.json"), "--report", str(tmp_path / "eval.md")])
+    assert result.exit_code == 0, result.output
+    for text in ("micro-F1", "macro-F1", "subset accuracy", "weighted-F1", "confusion", "diff", "verdict:"):
+        assert text in result.stdout
+    saved = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
+    assert set(saved["models"]) == {str(model_dir), str(ROOT / "models" / "default")}
+    assert saved["comparison"]["verdict"] in ("better", "worse", "same")
+    assert "## Comparison" in (tmp_path / "eval.md").read_text(encoding="utf-8")
