@@ -273,6 +273,13 @@ class FeedbackModel(BaseEstimator):
             return "too_long"
         return None
 
+    def explain(self, text: Any, top: int = 8) -> Any:
+        """The n-grams that pushed each predicted theme and the sentiment most, with the margin
+        to each decision threshold (see :mod:`feedback_nlp.explain`)."""
+        from .explain import explain_text
+
+        return explain_text(self, text, top)
+
     def tag_frame(self, frame: Any, text_column: str | Sequence[str] | None = None, *, by_sentence: bool = False) -> Any:
         """Return a copy of a DataFrame with themes, scores, sentiment and error columns added."""
         from .batch import tag_frame

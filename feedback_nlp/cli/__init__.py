@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import evaluate, info, tag, tag_file, train, validate
+from . import evaluate, explain, info, tag, tag_file, train, validate
 
 app = typer.Typer(
     name="feedback-nlp",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("tag")(tag.tag_command)
 app.command("tag-file")(tag_file.tag_file_command)
+app.command("explain")(explain.explain_command)
 app.command("info")(info.info_command)
 app.command("validate")(validate.validate_command)
 app.command("train")(train.train_command)
