@@ -64,6 +64,30 @@ def feature_names(model: Any) -> list[str]:
     return names
 
 
+def _relative(coef: np.ndarray) -> np.ndarray:
+    if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row, for the second class
+        coef = np.vstack([-coef[0], coef[0]])
+    # Push towards each class relative to the average class (softmax is shift-invariant).
+    return coef - coef.mean(axis=0)
+
+
+def class_weights(estimator: Any) -> np.ndarray:
+    """Per-class feature weights (n_classes, n_features) of a sentiment head, in log-score units.
+
+    Exact for logistic regression and the SVM's decision values; for NB-LR the ratio scaling is
+    folded into the weights; for an ensemble, the members' weights are averaged (its scores are
+    the geometric mean of theirs)."""
+    from .ensemble import NBLogisticRegression, SentimentEnsemble, SoftmaxLinearSVC
+
+    if isinstance(estimator, SentimentEnsemble):
+        return np.mean([class_weights(member) for member in estimator.members_], axis=0)
+    if isinstance(estimator, SoftmaxLinearSVC):
+        return _relative(estimator.svm_.coef_)
+    if isinstance(estimator, NBLogisticRegression):
+        return _relative(np.vstack([clf.coef_[0] * r for clf, r in zip(estimator.estimators_, estimator.ratios_)]))
+    return _relative(estimator.coef_)
+
+
 def _top_reasons(row: Any, weights: np.ndarray, names: list[str], top: int) -> list[Reason]:
     pushes = row.data * weights[row.indices]
     order = np.argsort(-pushes)[:top]
@@ -96,11 +120,7 @@ def explain_text(model: Any, text: Any, top: int = 8) -> Explanation:
         order = np.argsort(-probabilities)
         best, runner_up = model.sentiment_labels_[order[0]], model.sentiment_labels_[order[1]] if len(order) > 1 else None
         classes = [str(c) for c in model.sentiment_estimator_.classes_]
-        coef = model.sentiment_estimator_.coef_
-        if coef.shape[0] == 1:  # two classes: sklearn keeps one row, for the second class
-            coef = np.vstack([-coef[0], coef[0]])
-        # Push towards the chosen class relative to the average class (softmax is shift-invariant).
-        relative = coef[classes.index(best)] - coef.mean(axis=0)
+        relative = class_weights(model.sentiment_estimator_)[classes.index(best)]
         sentiment = Decision(best, float(probabilities[order[0]]),
                              float(probabilities[order[1]]) if runner_up else 0.0, True,
                              _top_reasons(row, relative, names, top))

@@ -19,6 +19,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 
+from .ensemble import SentimentEnsemble, candidate_members
 from .errors import InvalidTextError, TrainingError
 from .features import build_featuriser
 from .labels import NEUTRAL, LabelSet
@@ -102,6 +103,7 @@ class FeedbackModel(BaseEstimator):
         sentiment_labels: Sequence[str] | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
         random_state: int = 0,
+        sentiment_members: tuple[str, ...] = ("lr",),
     ) -> None:
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -114,6 +116,7 @@ class FeedbackModel(BaseEstimator):
         self.sentiment_labels = sentiment_labels
         self.max_chars = max_chars
         self.random_state = random_state
+        self.sentiment_members = sentiment_members
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X: Iterable[str], y: Any, *, prepared: Sequence[str] | None = None,
@@ -150,7 +153,7 @@ class FeedbackModel(BaseEstimator):
         if themes is not None and any(row is not None for row in themes):
             self._fit_themes(features, themes, theme_scope)
         self.sentiment_labels_: list[str] = []
-        self.sentiment_estimator_: LogisticRegression | None = None
+        self.sentiment_estimator_: Any = None
         self.sentiment_bias_ = np.zeros(0)
         if sentiment is not None and any(s is not None for s in sentiment):
             self._fit_sentiment(features, sentiment)
@@ -187,9 +190,9 @@ class FeedbackModel(BaseEstimator):
             raise TrainingError(f"Sentiment names {unknown} are not among the declared sentiments {labels}.")
         if len(set(values)) < 2:
             raise TrainingError("Sentiment needs at least two different labels in the training data.")
-        clf = LogisticRegression(
-            C=self.sentiment_C, class_weight=self.class_weight, max_iter=3000, random_state=self.random_state
-        )
+        members = candidate_members(self.sentiment_C, self.class_weight, self.random_state)
+        chosen = [members[name] for name in self.sentiment_members]
+        clf = chosen[0] if list(self.sentiment_members) == ["lr"] else SentimentEnsemble(chosen)
         self.sentiment_estimator_ = clf.fit(features[rows] if len(rows) < features.shape[0] else features, np.asarray(values))
         self.sentiment_labels_ = labels
         self.sentiment_bias_ = np.zeros(len(labels))

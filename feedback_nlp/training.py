@@ -20,8 +20,11 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
 
 from .data import LabelledData, sentiment_rows, theme_rows
+from .ensemble import candidate_members, combine
 from .errors import TrainingError
 from .evaluation import best_threshold, evaluate_prepared, sentiment_metrics, theme_metrics
 from .model import FeedbackModel
@@ -130,6 +133,7 @@ class TrainingReport:
     seconds: float
     tried: list[dict[str, Any]]
     tuned_model: FeedbackModel  # fitted on train only: the one to score on held-out data
+    cv_metrics: dict[str, Any]  # cross-validated scores of the sentiment model candidates
 
 
 def _tune_thresholds(model: FeedbackModel, features: Any, data: LabelledData) -> tuple[float, dict[str, float]]:
@@ -226,31 +230,86 @@ def train_model(
     if has_sentiment and not best_sentiment[1]:
         raise TrainingError("The dev split has no sentiment labels to tune on; pass --dev with labelled sentiment.")
     chosen = _combine_choices(grid, best_theme[1], best_sentiment[1], tried)
+    everything = train.concat(dev)
+    final = FeedbackModel(**base, **chosen)
+    final.featuriser_ = final.fit_featuriser(train_docs + dev_docs)
+    all_x = final.featuriser_.transform(train_docs + dev_docs)
+    bias = None
+    cv_metrics: dict[str, Any] = {}
+    if has_sentiment:
+        members, bias, cv_metrics = select_sentiment_members(all_x, everything, chosen, sentiment_labels, seed, n_jobs, say)
+        chosen["sentiment_members"] = members
     say(f"chosen: {chosen}")
     model = FeedbackModel(**base, **chosen)
     model.fit(train.texts, _targets(train), prepared=train_docs, theme_scope=train.scope())
     dev_x = model.featuriser_.transform(dev_docs)
     if has_themes:
         _tune_thresholds(model, dev_x, dev)
-    if has_sentiment:
-        log_proba = np.log(np.clip(model.predict_proba_features(dev_x[sentiment_dev])[1], 1e-9, 1.0))
-        bias, _ = tune_sentiment_bias(log_proba, [dev.sentiment[i] for i in sentiment_dev], model.sentiment_labels_)  # type: ignore[index]
+    if bias is not None:
         model.sentiment_bias_ = bias
     dev_metrics = evaluate_prepared(model, dev_docs, dev)
-    final = model
     if refit:
-        say(f"refitting on train + dev ({len(train) + len(dev):,} texts)")
-        everything = train.concat(dev)
-        final = FeedbackModel(**base, **chosen)
-        final.fit(everything.texts, _targets(everything), prepared=train_docs + dev_docs, theme_scope=everything.scope())
+        say(f"refitting on train + dev ({len(everything):,} texts)")
+        final.set_params(**chosen)
+        final.fit_heads(all_x, everything.themes, everything.sentiment, everything.scope())
         final.thresholds_ = dict(model.thresholds_)
         final.sentiment_bias_ = model.sentiment_bias_.copy()
+    else:
+        final = model
     report = TrainingReport(
         params=chosen, thresholds=dict(final.thresholds_),
         sentiment_bias={s: float(b) for s, b in zip(final.sentiment_labels_, final.sentiment_bias_)},
         dev_metrics=dev_metrics, seconds=round(time.perf_counter() - started, 2), tried=tried, tuned_model=model,
+        cv_metrics=cv_metrics,
     )
     return final, report
+
+
+MEMBER_COMBINATIONS: list[tuple[str, ...]] = [
+    ("lr",), ("svm",), ("nblr",), ("lr", "svm"), ("lr", "nblr"), ("svm", "nblr"), ("lr", "svm", "nblr"),
+]
+ENSEMBLE_TOLERANCE = 0.002
+
+
+def _out_of_fold(member: Any, x: Any, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], labels: list[str]) -> np.ndarray:
+    out = np.zeros((x.shape[0], len(labels)))
+    for fit_rows, held_rows in folds:
+        fitted = clone(member).fit(x[fit_rows], y[fit_rows])
+        proba = fitted.predict_proba(x[held_rows])
+        for k, label in enumerate(fitted.classes_):
+            out[held_rows, labels.index(str(label))] = proba[:, k]
+    return out
+
+
+def select_sentiment_members(x: Any, data: LabelledData, params: dict[str, Any], sentiment_labels: Sequence[str] | None,
+                             seed: int, n_jobs: int, say: Progress) -> tuple[tuple[str, ...], np.ndarray, dict[str, Any]]:
+    """Pick the sentiment head's members and class offsets by 5-fold cross-validated macro-F1
+    on train + dev (more held-out texts than dev alone, so rare classes are tuned less noisily)."""
+    rows = sentiment_rows(data)
+    y = np.array([data.sentiment[i] for i in rows])  # type: ignore[index]
+    labels = list(sentiment_labels) if sentiment_labels is not None else sorted(set(y))
+    smallest = min(int((y == label).sum()) for label in set(y))
+    n_splits = max(2, min(5, smallest))
+    folds = list(StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    members = candidate_members(params["sentiment_C"], params["class_weight"], seed)
+    say(f"choosing the sentiment model by {n_splits}-fold cross-validation on {len(y):,} texts")
+    workers = (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
+    x_rows = x[rows]
+    names = list(members)
+    scored = Parallel(n_jobs=min(workers, len(names)))(
+        delayed(_out_of_fold)(members[name], x_rows, y, folds, labels) for name in names
+    )
+    out_of_fold = dict(zip(names, scored))
+    best: tuple[float, tuple[str, ...], np.ndarray] = (-1.0, ("lr",), np.zeros(len(labels)))
+    results = {}
+    for combination in MEMBER_COMBINATIONS:
+        log_proba = np.log(combine([out_of_fold[name] for name in combination]))
+        bias, score = tune_sentiment_bias(log_proba, list(y), labels)
+        results["+".join(combination)] = round(score, 4)
+        if score > best[0] + ENSEMBLE_TOLERANCE:
+            best = (score, combination, bias)
+    say(f"cross-validated macro-F1 by sentiment model: {results}; chose {'+'.join(best[1])}")
+    return best[1], best[2], {"cv_macro_f1": results, "chosen": "+".join(best[1]), "folds": n_splits}
 
 
 def _combine_choices(grid: dict[str, list[Any]], theme_params: dict[str, Any], sentiment_params: dict[str, Any],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import evaluate, explain, info, tag, tag_file, train, validate
+from . import evaluate, explain, info, report, serve, tag, tag_file, train, validate
 
 app = typer.Typer(
     name="feedback-nlp",
@@ -20,6 +20,8 @@ app.command("info")(info.info_command)
 app.command("validate")(validate.validate_command)
 app.command("train")(train.train_command)
 app.command("evaluate")(evaluate.evaluate_command)
+app.command("serve")(serve.serve_command)
+app.command("report")(report.report_command)
 
 
 def main() -> None:
