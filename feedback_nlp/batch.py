@@ -157,7 +157,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 def prepare_chunk(model: FeedbackModel, frame: pd.DataFrame, text_columns: Sequence[str], by_sentence: bool,
-                  cache: ScoreCache, scheduled: set[str] | None = None) -> PreparedChunk:
+                  cache: ScoreCache, scheduled: set[str] | None = None, fix_encoding: bool = True) -> PreparedChunk:
     """Check and normalise the texts of a chunk and list the distinct ones not yet scored."""
     texts = join_text_columns(frame, text_columns)
     reasons: list[str | None] = []
@@ -171,7 +171,7 @@ def prepare_chunk(model: FeedbackModel, frame: pd.DataFrame, text_columns: Seque
         parts = split_sentences(text) if reason is None and by_sentence else [text] if reason is None else []
         row_keys, row_sentences = [], []
         for part in parts:
-            key = normalise_text(part)
+            key = normalise_text(part, fix_encoding=fix_encoding)
             if not key or not any(ch.isalpha() for ch in key):
                 continue
             row_keys.append(key)
@@ -284,13 +284,13 @@ def theme_lists(model: FeedbackModel, scores: np.ndarray, skipped: np.ndarray, a
 
 # --------------------------------------------------------------------------- public API
 def tag_frame(model: FeedbackModel, frame: pd.DataFrame, text_column: str | Sequence[str] | None = None,
-              *, by_sentence: bool = False, list_themes: bool = True) -> pd.DataFrame:
+              *, by_sentence: bool = False, list_themes: bool = True, fix_encoding: bool = True) -> pd.DataFrame:
     """Return ``frame`` with the tagging columns added (see :func:`output_columns`)."""
     requested = [text_column] if isinstance(text_column, str) else text_column
     columns, _ = pick_text_columns(frame, requested, "DataFrame")
     _check_no_clash(model, frame, by_sentence, "DataFrame")
     cache = ScoreCache(len(model.theme_labels_), len(model.sentiment_labels_))
-    chunk = prepare_chunk(model, frame.reset_index(drop=True), columns, by_sentence, cache)
+    chunk = prepare_chunk(model, frame.reset_index(drop=True), columns, by_sentence, cache, fix_encoding=fix_encoding)
     out = finish_chunk(model, chunk, score_normalised(model, chunk.todo), cache, by_sentence, list_themes)
     out.index = frame.index
     return out
@@ -338,6 +338,7 @@ def tag_file(
     overwrite: bool = False,
     progress: bool = False,
     notice: Callable[[str], None] | None = None,
+    fix_encoding: bool = True,
 ) -> TagFileSummary:
     """Tag every row of ``input_path`` and write ``output_path`` atomically (see module docstring)."""
     started = time.perf_counter()
@@ -374,7 +375,7 @@ def tag_file(
                 _check_no_clash(model, frame, by_sentence, str(input_path))
                 if message:
                     say(message)
-            yield prepare_chunk(model, frame.reset_index(drop=True), state["columns"], by_sentence, cache, scheduled)
+            yield prepare_chunk(model, frame.reset_index(drop=True), state["columns"], by_sentence, cache, scheduled, fix_encoding)
 
     with TableWriter(output_path, overwrite=overwrite) as writer:
         pool = None

@@ -83,7 +83,7 @@ class _TfidfBlock(TransformerMixin, BaseEstimator):
             np.log(matrix.data, out=matrix.data)
             matrix.data += 1
         matrix.data *= self.idf_[matrix.indices]
-        return normalize(matrix, copy=False) if len(docs) else matrix
+        return normalize(matrix, copy=False) if len(docs) and matrix.shape[1] else matrix
 
 
 class WordNgramVectorizer(_TfidfBlock):

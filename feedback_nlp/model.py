@@ -283,25 +283,28 @@ class FeedbackModel(BaseEstimator):
 
         return explain_text(self, text, top)
 
-    def tag_frame(self, frame: Any, text_column: str | Sequence[str] | None = None, *, by_sentence: bool = False) -> Any:
+    def tag_frame(self, frame: Any, text_column: str | Sequence[str] | None = None, *, by_sentence: bool = False,
+                  fix_encoding: bool = True) -> Any:
         """Return a copy of a DataFrame with themes, scores, sentiment and error columns added."""
         from .batch import tag_frame
 
-        return tag_frame(self, frame, text_column, by_sentence=by_sentence)
+        return tag_frame(self, frame, text_column, by_sentence=by_sentence, fix_encoding=fix_encoding)
 
-    def tag(self, text: Any, *, strict: bool = False) -> TagResult:
+    def tag(self, text: Any, *, strict: bool = False, fix_encoding: bool = True) -> TagResult:
         """Tag one text. Non-text, empty and over-long input is skipped with a reason
         (or, with ``strict=True``, non-text raises :class:`InvalidTextError`)."""
-        return self.tag_many([text], strict=strict)[0]
+        return self.tag_many([text], strict=strict, fix_encoding=fix_encoding)[0]
 
-    def tag_many(self, texts: Iterable[Any], *, strict: bool = False, batch_size: int = 2048) -> list[TagResult]:
-        """Tag texts in input order. Texts identical after normalisation are classified once."""
+    def tag_many(self, texts: Iterable[Any], *, strict: bool = False, batch_size: int = 2048,
+                 fix_encoding: bool = True) -> list[TagResult]:
+        """Tag texts in input order. Texts identical after normalisation are classified once.
+        ``fix_encoding=False`` leaves text that looks like TCVN3/VNI mojibake as it is."""
         texts = list(texts)
         results: list[TagResult | None] = [None] * len(texts)
         positions: dict[str, list[int]] = {}
         for i, text in enumerate(texts):
             reason = self.check_text(text, strict)
-            normalised = normalise_text(text) if reason is None else ""
+            normalised = normalise_text(text, fix_encoding=fix_encoding) if reason is None else ""
             if reason is None and not normalised:
                 reason = "empty"
             if reason is not None:

@@ -16,7 +16,9 @@ import unicodedata
 
 from underthesea.pipeline.text_normalize.text_normalizer import character_map, token_map
 
-NORMALISER_VERSION = "2"
+from .legacy_encodings import fix_legacy_encoding
+
+NORMALISER_VERSION = "3"
 
 URL_TOKEN = "xxurl"
 EMAIL_TOKEN = "xxemail"
@@ -61,17 +63,27 @@ _URL_HINTS = ("http", "www", ".vn", ".com", ".net", ".org", ".gov")
 _DIGIT = re.compile(r"\d")
 
 
-def mask_entities(text: str) -> str:
-    """Replace URLs, e-mails, phone numbers and numbers by placeholder words."""
+def mask_links(text: str) -> str:
+    """Replace e-mail addresses and URLs by placeholder words."""
     # Cheap substring checks first: most comments have none of these, and the patterns are slow.
     if "@" in text:
         text = _EMAIL.sub(f" {EMAIL_TOKEN} ", text)
     if any(hint in text for hint in _URL_HINTS):
         text = _URL.sub(f" {URL_TOKEN} ", text)
+    return text
+
+
+def mask_numbers(text: str) -> str:
+    """Replace phone numbers and other numbers by placeholder words."""
     if _DIGIT.search(text):
         text = _PHONE.sub(f" {PHONE_TOKEN} ", text)
         text = _NUMBER.sub(f" {NUMBER_TOKEN} ", text)
     return text
+
+
+def mask_entities(text: str) -> str:
+    """Replace URLs, e-mails, phone numbers and numbers by placeholder words."""
+    return mask_numbers(mask_links(text))
 
 
 # underthesea's token normalisation table (misspellings, old tone-mark placement) and the
@@ -95,8 +107,52 @@ def normalise_tokens(tokens: list[str]) -> list[str]:
     return out
 
 
-def normalise_text(text: str) -> str:
-    """Return the canonical form of one text (see module docstring). Empty input gives ''."""
+# Emoticons and emoji carry sentiment: they become two words the models can learn from.
+HAPPY_TOKEN, SAD_TOKEN = "emovui", "emobuon"
+_HAPPY_EMOTICON = re.compile(r"(?<![\w/]):-?[\)\]d]+|(?<![\w/])=[\)\]]+|\^[_.]?\^|<3+|(?<!\w)xd+(?!\w)")
+_SAD_EMOTICON = re.compile(r"(?<![\w/]):['-]?[\(\[]+|(?<!\w)t_t(?!\w)|(?<![\w-])-_-(?![\w-])|(?<![\w/]):[/|](?![\w/])")
+_EMOJI_TABLE = {
+    **{ord(ch): f" {HAPPY_TOKEN} " for ch in "😀😁😂🤣😃😄😅😆😉😊😋😍🥰😘😻👍👏👌💯🙏🎉❤💕💖💗🌹🥳"},
+    **{ord(ch): f" {SAD_TOKEN} " for ch in "😞😔😟😕🙁☹😢😭😡😠🤬👎😤😒🙄💔😩😫😖😣😓😰😱🤮😑😐"},
+}
+_EMOTICON_HINT = re.compile(r"[:=^<]|xd|t_t|-_-")
+
+
+def replace_emoticons(text: str) -> str:
+    """Map emoticons (":)", ":((", "=))", "^^", "<3") and common emoji to HAPPY_TOKEN / SAD_TOKEN."""
+    if not text.isascii():
+        text = text.translate(_EMOJI_TABLE)
+    if _EMOTICON_HINT.search(text):
+        text = _HAPPY_EMOTICON.sub(f" {HAPPY_TOKEN} ", text)
+        text = _SAD_EMOTICON.sub(f" {SAD_TOKEN} ", text)
+    return text
+
+
+def _stretched_vowels() -> re.Pattern[str]:
+    # "quáaaa" -> "quá": a toned vowel followed by its own bare letter repeated, at a word's end.
+    groups = []
+    for base in "aeiouy":
+        variants = "".join(ch for ch in (chr(c) for c in range(0xC0, 0x1FFF))
+                           if ch.islower() and unicodedata.normalize("NFD", ch)[0] == base and ch != base)
+        groups.append(f"([{variants}]){base}+(?!\\w)")
+    return re.compile("|".join(groups))
+
+
+_STRETCHED = _stretched_vowels()
+
+
+def _keep_vowel(match: re.Match[str]) -> str:
+    return next(group for group in match.groups() if group)
+
+
+def normalise_text(text: str, *, fix_encoding: bool = True) -> str:
+    """Return the canonical form of one text (see module docstring). Empty input gives ''.
+
+    ``fix_encoding`` converts text typed in the legacy TCVN3 or VNI encodings to Unicode first
+    (see :mod:`feedback_nlp.legacy_encodings`); it costs under a microsecond on clean text.
+    """
+    if fix_encoding:
+        text = fix_legacy_encoding(text)
     if "&" in text:
         text = html.unescape(text)
     if "<" in text:
@@ -105,6 +161,9 @@ def normalise_text(text: str) -> str:
     for odd, standard in character_map.items():
         if odd in text:
             text = text.replace(odd, standard)
-    text = mask_entities(text.lower())
+    # Links before emoticons (":/" in "https://"), emoticons before numbers ("<3").
+    text = mask_numbers(replace_emoticons(mask_links(text.lower())))
     text = _REPEATED.sub(r"\1", text)
+    if not text.isascii():
+        text = _STRETCHED.sub(_keep_vowel, text)
     return _SPACES.sub(" ", text).strip()

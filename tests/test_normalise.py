@@ -3,6 +3,8 @@
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedback_nlp.normalise import EMAIL_TOKEN, NUMBER_TOKEN, PHONE_TOKEN, URL_TOKEN, normalise_text, normalise_tokens
 from feedback_nlp.segment import segment_words, split_tokens
@@ -50,3 +52,51 @@ def test_repeated_letters_collapsed():
 @pytest.mark.parametrize("raw", ["", "   ", "\x00\x01", "\ud800"])
 def test_empty_results(raw):
     assert normalise_text(raw) == ""
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("tốt quá :)) =)) ^^ <3", "tốt quá emovui emovui emovui emovui"),
+        ("chờ mãi :(( T_T -_- :/", "chờ mãi emobuon emobuon emobuon emobuon"),
+        ("cán bộ nhiệt tình 👍😊", "cán bộ nhiệt tình emovui emovui"),
+        ("thái độ như vậy à 😡👎", "thái độ như vậy à emobuon emobuon"),
+        ("xem https://dichvucong.gov.vn/p:1 nhé", "xem xxurl nhé"),  # URLs are not emoticons
+    ],
+)
+def test_emoticons_and_emoji(raw, expected):
+    assert normalise_text(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("quáaaaa", "quá"), ("chậmmmm ghêêê", "chậm ghê"), ("đẹpppp", "đẹp"), ("nhanhhhh", "nhanh"), ("tốtttt lắmmm", "tốt lắm")],
+)
+def test_stretched_words(raw, expected):
+    assert normalise_text(raw) == expected
+
+
+def test_legacy_encodings_are_fixed_unless_turned_off():
+    from feedback_nlp.legacy_encodings import encode_legacy
+
+    sentence = "Cán bộ xã làm việc chậm, hẹn lần hẹn lữa mãi không xong hồ sơ"
+    for encoding in ("tcvn3", "vni"):
+        mojibake = encode_legacy(sentence, encoding)
+        assert mojibake != sentence
+        assert normalise_text(mojibake) == normalise_text(sentence)
+        assert normalise_text(mojibake, fix_encoding=False) != normalise_text(sentence)
+
+
+def test_html_entities_tags_and_mixed_scripts():
+    assert normalise_text("<div>Cán&nbsp;bộ <i>rất</i> tốt &lt;3</div>") == "cán bộ rất tốt emovui"
+    assert normalise_text("Hồ sơ OK, thanks ạ") == "hồ sơ ok, thanks ạ"
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_normaliser_never_fails_and_is_idempotent(text):
+    fixed = normalise_text(text)
+    assert isinstance(fixed, str) and fixed == fixed.strip()
+    # Idempotent without the legacy-encoding guess (a two-letter string can read as either).
+    once = normalise_text(text, fix_encoding=False)
+    assert normalise_text(once, fix_encoding=False) == once

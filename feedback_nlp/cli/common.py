@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import NoReturn
 
@@ -12,6 +13,12 @@ from ..model import FeedbackModel
 from ..persistence import load_model
 
 MODEL_HELP = "Model directory (holds meta.json and model.skops). Default: the shipped model."
+FIX_ENCODING_HELP = "auto: convert text typed in the legacy TCVN3 (ABC) or VNI encodings to Unicode; off: leave it."
+
+
+class FixEncoding(str, Enum):
+    auto = "auto"
+    off = "off"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from ..model import TagResult
-from .common import MODEL_HELP, fail, load_model_or_exit
+from .common import FIX_ENCODING_HELP, MODEL_HELP, FixEncoding, fail, load_model_or_exit
 
 
 class OutputFormat(str, Enum):
@@ -34,6 +34,7 @@ def tag_command(
     texts: list[str] = typer.Argument(..., help='Texts to tag. Use "-" to read one text per line from standard input.'),
     output_format: OutputFormat = typer.Option(OutputFormat.json, "--format", "-f", help="json: one JSON object per line; table: aligned columns for reading."),
     model_dir: Path = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    fix_encoding: FixEncoding = typer.Option(FixEncoding.auto, "--fix-encoding", help=FIX_ENCODING_HELP),
 ) -> None:
     """Tag texts with themes and sentiment and print the result of each."""
     if texts == ["-"]:
@@ -41,7 +42,7 @@ def tag_command(
     elif "-" in texts:
         fail('"-" (read standard input) cannot be mixed with texts given as arguments.', code=2)
     model = load_model_or_exit(model_dir)
-    results = model.tag_many(texts)
+    results = model.tag_many(texts, fix_encoding=fix_encoding is FixEncoding.auto)
     if output_format is OutputFormat.table:
         typer.echo(format_table(results))
     else:

@@ -9,7 +9,7 @@ import typer
 
 from ..batch import tag_file
 from ..errors import FeedbackNLPError
-from .common import MODEL_HELP, fail
+from .common import FIX_ENCODING_HELP, MODEL_HELP, FixEncoding, fail
 
 
 def tag_file_command(
@@ -23,6 +23,7 @@ def tag_file_command(
     sheet: str = typer.Option(None, "--sheet", help="Excel sheet name or 0-based index (default: the first)."),
     by_sentence: bool = typer.Option(False, "--by-sentence", help="For long texts: tag each sentence; themes are the union over sentences, with an 'evidence' column."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it exists (even when it is the input)."),
+    fix_encoding: FixEncoding = typer.Option(FixEncoding.auto, "--fix-encoding", help=FIX_ENCODING_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary line."),
 ) -> None:
     """Tag every row of a table; write all input columns plus themes, scores, sentiment and error.
@@ -38,6 +39,7 @@ def tag_file_command(
             input_path, output, text_column or None, model_dir=model_dir, jobs=jobs, chunk_size=chunk_size,
             encoding=encoding, sheet=int(sheet) if sheet and sheet.isdigit() else sheet, by_sentence=by_sentence,
             overwrite=overwrite, progress=not quiet and sys.stderr.isatty(), notice=say,
+            fix_encoding=fix_encoding is FixEncoding.auto,
         )
     except FeedbackNLPError as exc:
         fail(str(exc))
