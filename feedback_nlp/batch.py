@@ -29,7 +29,7 @@ from .tables import TableWriter, count_rows, iter_table, table_format
 
 TEXT_COLUMN_NAMES = ("text", "texts", "noi_dung", "nội dung", "noi dung", "y_kien", "ý kiến", "y kien", "comment",
                      "comments", "feedback", "content", "van_ban", "phan_anh", "phản ánh", "gop_y", "góp ý")
-CACHE_LIMIT = 300_000  # distinct texts remembered per run; beyond it, repeats are only merged within a chunk
+CACHE_LIMIT = 100_000  # distinct texts remembered per run; beyond it, repeats are only merged within a chunk
 CACHE_MAX_CHARS = 500  # long texts rarely repeat; do not spend memory remembering them
 WORK_BATCH = 512  # distinct texts per task sent to a worker process
 
@@ -237,13 +237,13 @@ def finish_chunk(model: FeedbackModel, chunk: PreparedChunk, todo_scores: Scores
         if by_sentence:
             best = themes.argmax(axis=0)
             evidence[i] = " | ".join(
-                f"{t}: {chunk.sentences[i][best[j]].strip()}" for j, t in enumerate(theme_labels)
+                f"{t}: {' '.join(chunk.sentences[i][best[j]].split())}" for j, t in enumerate(theme_labels)
                 if themes[best[j], j] >= model.thresholds_[t]
             )
     if by_sentence:
         for i, row_keys in enumerate(chunk.keys):
             if len(row_keys) == 1 and chunk.reasons[i] is None:
-                evidence[i] = " | ".join(f"{t}: {chunk.sentences[i][0].strip()}" for j, t in enumerate(theme_labels)
+                evidence[i] = " | ".join(f"{t}: {' '.join(chunk.sentences[i][0].split())}" for j, t in enumerate(theme_labels)
                                          if theme_matrix[i, j] >= model.thresholds_[t])
     out = chunk.frame.drop(columns=["__line__"], errors="ignore").copy()
     skipped = np.array([r is not None for r in chunk.reasons], dtype=bool)

@@ -18,7 +18,7 @@ from underthesea.pipeline.text_normalize.text_normalizer import character_map, t
 
 from .legacy_encodings import fix_legacy_encoding
 
-NORMALISER_VERSION = "3"
+NORMALISER_VERSION = "4"
 
 URL_TOKEN = "xxurl"
 EMAIL_TOKEN = "xxemail"
@@ -128,21 +128,13 @@ def replace_emoticons(text: str) -> str:
     return text
 
 
-def _stretched_vowels() -> re.Pattern[str]:
-    # "quáaaa" -> "quá": a toned vowel followed by its own bare letter repeated, at a word's end.
-    groups = []
-    for base in "aeiouy":
-        variants = "".join(ch for ch in (chr(c) for c in range(0xC0, 0x1FFF))
-                           if ch.islower() and unicodedata.normalize("NFD", ch)[0] == base and ch != base)
-        groups.append(f"([{variants}]){base}+(?!\\w)")
-    return re.compile("|".join(groups))
-
-
-_STRETCHED = _stretched_vowels()
+# "quáaaa" -> "quá": a toned vowel followed by its own bare letter typed two or more times more.
+_STRETCHED = re.compile(r"([^\x00-\x7f])([aeiouy])\2+(?!\w)")
 
 
 def _keep_vowel(match: re.Match[str]) -> str:
-    return next(group for group in match.groups() if group)
+    toned, bare = match.group(1), match.group(2)
+    return toned if unicodedata.normalize("NFD", toned)[0] == bare else match.group()
 
 
 def normalise_text(text: str, *, fix_encoding: bool = True) -> str:
@@ -163,7 +155,7 @@ def normalise_text(text: str, *, fix_encoding: bool = True) -> str:
             text = text.replace(odd, standard)
     # Links before emoticons (":/" in "https://"), emoticons before numbers ("<3").
     text = mask_numbers(replace_emoticons(mask_links(text.lower())))
-    text = _REPEATED.sub(r"\1", text)
     if not text.isascii():
         text = _STRETCHED.sub(_keep_vowel, text)
+    text = _REPEATED.sub(r"\1", text)
     return _SPACES.sub(" ", text).strip()

@@ -315,11 +315,14 @@ def select_sentiment_members(x: Any, data: LabelledData, params: dict[str, Any],
 def _combine_choices(grid: dict[str, list[Any]], theme_params: dict[str, Any], sentiment_params: dict[str, Any],
                      tried: list[dict[str, Any]]) -> dict[str, Any]:
     """Both heads share one featuriser: keep the feature setting with the best summed dev score."""
-    keys = ("word_ngram_range", "char_ngram_range")
     if not theme_params or not sentiment_params:
         return dict(theme_params or sentiment_params)
-    if all(theme_params[k] == sentiment_params[k] for k in keys):
-        features = {k: theme_params[k] for k in keys}
+
+    def feature_setting(params: dict[str, Any]) -> dict[str, Any]:
+        return next(f for f in grid["features"] if all(params.get(k) == v for k, v in f.items()))
+
+    if feature_setting(theme_params) == feature_setting(sentiment_params):
+        features = dict(feature_setting(theme_params))
     else:
         def best_of(key: str, feats: dict[str, Any]) -> float:
             return max(e[key] for e in tried if all(e[k] == v for k, v in feats.items()))
