@@ -66,6 +66,7 @@ def train_from_files(
     use_cache: bool = True,
     grid: dict[str, list[Any]] | None = None,
     drop_conflicts: bool = False,
+    augment_without_diacritics: bool = False,
     command: str | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
@@ -102,7 +103,7 @@ def train_from_files(
         labels = names
     model, report = train_model(
         train, dev, seed=seed, grid=grid, theme_labels=labels or None, sentiment_labels=list(sentiment_labels),
-        n_jobs=n_jobs, use_cache=use_cache, progress=say,
+        n_jobs=n_jobs, use_cache=use_cache, augment_without_diacritics=augment_without_diacritics, progress=say,
     )
     # The users' own held-out texts, scored by the model as tuned before the final refit (which
     # sees them): the fair ground for comparing with an existing model.
