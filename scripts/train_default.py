@@ -37,7 +37,7 @@ def main() -> None:
     train, dev, test = (load_labelled([files[s]], **options) for s in ("train", "dev", "test"))
     started = time.perf_counter()
     model, report = train_model(
-        train, dev, seed=args.seed, theme_labels=DEFAULT_THEMES, sentiment_labels=SENTIMENTS, augment_without_diacritics=True,
+        train, dev, seed=args.seed, theme_labels=DEFAULT_THEMES, sentiment_labels=SENTIMENTS,
         progress=lambda msg: print(msg, file=sys.stderr) if not msg.startswith("tried") else None,
     )
     test_metrics = evaluate_prepared(model, prepare_texts(test.texts), test)
