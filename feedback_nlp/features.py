@@ -41,6 +41,13 @@ class _TfidfBlock(TransformerMixin, BaseEstimator):
     """TF-IDF over string features, counted with vectorised scipy code instead of sklearn's
     per-document Python loops (same numbers as TfidfVectorizer with smooth_idf, l2 norm)."""
 
+    def __init__(self, ngram_range: tuple[int, int] = (1, 2), min_df: int = 1, max_features: int | None = None,
+                 sublinear_tf: bool = True) -> None:
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+
     def _features(self, doc: str) -> list[str]:
         raise NotImplementedError
 
@@ -89,13 +96,6 @@ class _TfidfBlock(TransformerMixin, BaseEstimator):
 class WordNgramVectorizer(_TfidfBlock):
     """TF-IDF over n-grams of the space-separated words of a segmented text."""
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 2), min_df: int = 1, max_features: int | None = None,
-                 sublinear_tf: bool = True) -> None:
-        self.ngram_range = ngram_range
-        self.min_df = min_df
-        self.max_features = max_features
-        self.sublinear_tf = sublinear_tf
-
     def _features(self, doc: str) -> list[str]:
         words = doc.split()
         low, high = self.ngram_range
@@ -117,10 +117,7 @@ class SyllableCharVectorizer(_TfidfBlock):
 
     def __init__(self, ngram_range: tuple[int, int] = (1, 4), min_df: int = 1, max_features: int | None = None,
                  sublinear_tf: bool = True) -> None:
-        self.ngram_range = ngram_range
-        self.min_df = min_df
-        self.max_features = max_features
-        self.sublinear_tf = sublinear_tf
+        super().__init__(ngram_range, min_df, max_features, sublinear_tf)
 
     def _ngrams(self, syllable: str) -> list[str]:
         padded = f" {syllable} "

@@ -22,7 +22,6 @@ import http.client
 import json
 import os
 import random
-import re
 import socket
 import subprocess
 import sys
@@ -33,16 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_tagging import load_clauses  # noqa: E402  (the same corpus clauses as the batch benchmark)
+
 HOST = "127.0.0.1"
-
-
-def load_clauses() -> list[str]:
-    clauses = []
-    for split in ("train", "dev", "test"):
-        for line in (ROOT / "corpora" / "civic_feedback" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
-            text = json.loads(line)["text"]
-            clauses += [c.strip() for c in re.split(r"[,.;!?:]", text) if len(c.split()) >= 3]
-    return clauses
 
 
 def make_comments(count: int, seed: int = 0) -> list[str]:
