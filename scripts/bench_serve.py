@@ -33,27 +33,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tagging import load_clauses  # noqa: E402  (the same corpus clauses as the batch benchmark)
+from bench_tagging import distinct_comments  # noqa: E402  (the same comments as the batch benchmark)
 
 HOST = "127.0.0.1"
 
 
 def make_comments(count: int, seed: int = 0) -> list[str]:
     """``count`` distinct comments of one to three corpus clauses."""
-    from feedback_nlp.features import strip_diacritics
-
-    rng = random.Random(seed)
-    clauses = load_clauses()
-    seen: set[str] = set()
-    comments: list[str] = []
-    while len(comments) < count:
-        text = ", ".join(rng.sample(clauses, rng.choice((1, 1, 2, 2, 3))))
-        if rng.random() < 0.2:
-            text = strip_diacritics(text).lower()
-        if text not in seen:
-            seen.add(text)
-            comments.append(text)
-    return comments
+    return distinct_comments(count, random.Random(seed))
 
 
 def free_port() -> int:

@@ -49,22 +49,28 @@ def load_clauses() -> list[str]:
     return clauses
 
 
-def generate(rows: int, repeat_share: float, seed: int) -> tuple[list[str], list[str]]:
-    """Return (distinct texts, rows with repeats)."""
+def distinct_comments(count: int, rng: random.Random) -> list[str]:
+    """``count`` distinct comments of one to three corpus clauses, a fifth without diacritics."""
     from feedback_nlp.features import strip_diacritics
 
-    rng = random.Random(seed)
     clauses = load_clauses()
-    n_unique = int(rows * (1 - repeat_share))
-    unique: list[str] = []
     seen: set[str] = set()
-    while len(unique) < n_unique:
+    comments: list[str] = []
+    while len(comments) < count:
         text = ", ".join(rng.sample(clauses, rng.choice((1, 1, 2, 2, 3))))
         if rng.random() < 0.2:
             text = strip_diacritics(text).lower()
         if text not in seen:
             seen.add(text)
-            unique.append(text)
+            comments.append(text)
+    return comments
+
+
+def generate(rows: int, repeat_share: float, seed: int) -> tuple[list[str], list[str]]:
+    """Return (distinct texts, rows with repeats)."""
+    rng = random.Random(seed)
+    n_unique = int(rows * (1 - repeat_share))
+    unique = distinct_comments(n_unique, rng)
     all_rows = list(unique)
     for _ in range(rows - n_unique):
         all_rows.append(rng.choice(COMMON_ANSWERS) if rng.random() < 0.5 else rng.choice(unique))

@@ -10,9 +10,8 @@ import typer
 
 from ..errors import FeedbackNLPError
 from ..evaluation import compare_metrics, evaluate_model, metrics_report
-from ..labels import SENTIMENTS
 from ..validation import Columns, load_labelled
-from .common import MODEL_HELP, fail, load_model_or_exit
+from .common import SENTIMENT_COLUMN, SENTIMENT_LABELS, TEXT_COLUMN, THEMES_COLUMN, MODEL_HELP, fail, load_model_or_exit
 
 
 def _summary(metrics: dict[str, Any]) -> str:
@@ -55,10 +54,10 @@ def evaluate_command(
     json_out: Path = typer.Option(None, "--json", help="Write all metrics as JSON here."),
     report: Path = typer.Option(None, "--report", help="Write a Markdown report here."),
     tolerance: float = typer.Option(0.01, "--tolerance", help="With --compare: differences within this are 'the same'."),
-    text_column: str = typer.Option("text", "--text-column", help="Column holding the text."),
-    themes_column: str = typer.Option("themes", "--themes-column", help="Column holding the themes."),
-    sentiment_column: str = typer.Option("sentiment", "--sentiment-column", help="Column holding the sentiment."),
-    sentiment_labels: str = typer.Option(",".join(SENTIMENTS), "--sentiment-labels", help="Comma-separated sentiment label names."),
+    text_column: str = TEXT_COLUMN,
+    themes_column: str = THEMES_COLUMN,
+    sentiment_column: str = SENTIMENT_COLUMN,
+    sentiment_labels: str = SENTIMENT_LABELS,
 ) -> None:
     """Per-theme and per-class precision, recall and F1, micro/macro/weighted F1, subset accuracy,
     the confusion matrix and the rate of theme-less texts given a theme."""

@@ -9,10 +9,9 @@ from pathlib import Path
 import typer
 
 from ..errors import FeedbackNLPError
-from ..labels import SENTIMENTS
 from ..retrain import DEFAULT_TOLERANCE, ReplaceRefusedError, train_from_files
 from ..validation import Columns
-from .common import fail
+from .common import SENTIMENT_COLUMN, SENTIMENT_LABELS, TEXT_COLUMN, THEMES_COLUMN, fail
 
 
 def train_command(
@@ -22,10 +21,10 @@ def train_command(
     dev: Path = typer.Option(None, "--dev", help="Labelled file to tune on; default: hold out 15% of DATA (seeded)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the hold-out split and the solvers: same data and seed, same model."),
     labels: str = typer.Option(None, "--labels", help="Comma-separated theme names, in the order the model reports them (default: the themes in the data)."),
-    sentiment_labels: str = typer.Option(",".join(SENTIMENTS), "--sentiment-labels", help="Comma-separated sentiment (or other single-choice) label names."),
-    text_column: str = typer.Option("text", "--text-column", help="Column holding the text."),
-    themes_column: str = typer.Option("themes", "--themes-column", help="Column holding the themes (a list, or names split by ; | or ,)."),
-    sentiment_column: str = typer.Option("sentiment", "--sentiment-column", help="Column holding the sentiment name."),
+    sentiment_labels: str = SENTIMENT_LABELS,
+    text_column: str = TEXT_COLUMN,
+    themes_column: str = THEMES_COLUMN,
+    sentiment_column: str = SENTIMENT_COLUMN,
     replace: Path = typer.Option(None, "--replace", help="Existing model directory to replace, only if the new model is not worse on held-out data; the old one is kept as a .bak directory."),
     force: bool = typer.Option(False, "--force", help="With --replace: replace even when the new model scores worse."),
     tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", help="With --replace: how much macro-F1 the new model may lose."),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..labels import SENTIMENTS
+from .common import SENTIMENT_COLUMN, SENTIMENT_LABELS, TEXT_COLUMN, THEMES_COLUMN
 from ..validation import MIN_EXAMPLES, Columns, ValidationReport, validate_files
 
 
@@ -29,10 +29,10 @@ def format_summary(report: ValidationReport) -> str:
 def validate_command(
     files: list[Path] = typer.Argument(..., help="Labelled files: .jsonl, .csv, .tsv, .xlsx or .parquet."),
     labels: str = typer.Option(None, "--labels", help="Comma-separated theme names allowed (default: any)."),
-    sentiment_labels: str = typer.Option(",".join(SENTIMENTS), "--sentiment-labels", help="Comma-separated sentiment names allowed."),
-    text_column: str = typer.Option("text", "--text-column", help="Column holding the text."),
-    themes_column: str = typer.Option("themes", "--themes-column", help="Column holding the themes (a list, or names split by ; | or ,)."),
-    sentiment_column: str = typer.Option("sentiment", "--sentiment-column", help="Column holding the sentiment name."),
+    sentiment_labels: str = SENTIMENT_LABELS,
+    text_column: str = TEXT_COLUMN,
+    themes_column: str = THEMES_COLUMN,
+    sentiment_column: str = SENTIMENT_COLUMN,
     corpus: bool = typer.Option(False, "--corpus", help="Also check the corpus fields id, source and style, and treat duplicates and non-NFC text as errors."),
     min_examples: int = typer.Option(MIN_EXAMPLES, "--min-examples", help="Fewest examples a label needs."),
 ) -> None:
