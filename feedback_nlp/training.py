@@ -27,7 +27,7 @@ from .data import LabelledData, sentiment_rows, theme_rows
 from .ensemble import candidate_members, combine
 from .errors import TrainingError
 from .features import strip_diacritics
-from .evaluation import best_threshold, evaluate_prepared, sentiment_metrics, theme_metrics
+from .evaluation import best_threshold, evaluate_prepared, macro_f1_codes, sentiment_metrics, theme_metrics
 from .model import FeedbackModel
 from .normalise import NORMALISER_VERSION, normalise_text
 from .segment import segment_words
@@ -36,6 +36,8 @@ Progress = Callable[[str], None]
 
 # Feature settings cheapest first: a later (costlier) setting must beat an earlier one on dev
 # by more than TOLERANCE to be chosen, so tagging speed does not hang on dev-split noise.
+# The search is coordinate-wise: each feature setting is scored at the PROBE_C values (first
+# class weight), then only the chosen setting gets the full C x class-weight grid.
 DEFAULT_GRID: dict[str, list[Any]] = {
     "features": [
         {"word_ngram_range": (1, 2), "char_ngram_range": (3, 5)},
@@ -46,6 +48,7 @@ DEFAULT_GRID: dict[str, list[Any]] = {
     "class_weight": ["balanced", None],
 }
 TOLERANCE = 0.005
+PROBE_C = (3.0, 10.0)
 
 
 # --------------------------------------------------------------------------- segmentation cache
@@ -154,11 +157,11 @@ def _tune_thresholds(model: FeedbackModel, features: Any, data: LabelledData) ->
 def tune_sentiment_bias(log_proba: np.ndarray, truth: Sequence[str], labels: Sequence[str]) -> tuple[np.ndarray, float]:
     """Per-class offsets added to log-probabilities that maximise macro-F1 (coordinate ascent)."""
     labels = list(labels)
+    codes = np.array([labels.index(t) for t in truth], dtype=np.int64)
     bias = np.zeros(len(labels))
 
     def score(b: np.ndarray) -> float:
-        predicted = [labels[k] for k in np.argmax(log_proba + b, axis=1)]
-        return sentiment_metrics(truth, predicted, labels)["macro_f1"]
+        return macro_f1_codes(codes, np.argmax(log_proba + b, axis=1), len(labels))
 
     best = score(bias)
     steps = np.round(np.arange(-2.0, 2.01, 0.25), 2)
@@ -170,7 +173,7 @@ def tune_sentiment_bias(log_proba: np.ndarray, truth: Sequence[str], labels: Seq
                 value = score(trial)
                 if value > best + 1e-9:
                     best, bias = value, trial
-    return bias, best
+    return bias, round(best, 4)
 
 
 def train_model(
@@ -205,41 +208,21 @@ def train_model(
     docs = prepare_texts(train.texts + dev.texts, n_jobs, use_cache=use_cache, progress=say)
     train_docs, dev_docs = docs[: len(train)], docs[len(train):]
     base = {"theme_labels": theme_labels, "sentiment_labels": sentiment_labels, "random_state": seed}
-    best_theme: tuple[float, dict[str, Any], dict[str, float]] = (-1.0, {}, {})
-    best_sentiment: tuple[float, dict[str, Any]] = (-1.0, {})
     has_themes, has_sentiment = bool(theme_rows(train)), bool(sentiment_rows(train))
     if not has_themes and not has_sentiment:
         raise TrainingError("The training data has neither theme nor sentiment labels.")
-    tried = []
-    sentiment_dev = sentiment_rows(dev)
-    for number, feature_params in enumerate(grid["features"], 1):
-        say(f"tuning feature setting {number}/{len(grid['features'])}: {feature_params}")
-        model = FeedbackModel(**base, **feature_params)
-        model.featuriser_ = model.fit_featuriser(train_docs)
-        train_x, dev_x = model.featuriser_.transform(train_docs), model.featuriser_.transform(dev_docs)
-        for c, weight in itertools.product(grid["C"], grid["class_weight"]):
-            params = {**feature_params, "theme_C": c, "sentiment_C": c, "class_weight": weight}
-            model.set_params(**params)
-            model.fit_heads(train_x, train.themes, train.sentiment, train.scope())
-            entry: dict[str, Any] = dict(params)
-            if has_themes and theme_rows(dev):
-                score, thresholds = _tune_thresholds(model, dev_x, dev)
-                entry["theme_macro_f1"] = score
-                if score > best_theme[0] + TOLERANCE:
-                    best_theme = (score, params, thresholds)
-            if has_sentiment and sentiment_dev:
-                predicted = model.sentiment_estimator_.predict(dev_x[sentiment_dev])  # type: ignore[union-attr]
-                truth = [dev.sentiment[i] for i in sentiment_dev]  # type: ignore[index]
-                score = sentiment_metrics(truth, list(predicted), model.sentiment_labels_)["macro_f1"]
-                entry["sentiment_macro_f1"] = score
-                if score > best_sentiment[0] + TOLERANCE:
-                    best_sentiment = (score, params)
-            tried.append(entry)
-    if has_themes and not best_theme[1]:
+    if has_themes and not theme_rows(dev):
         raise TrainingError("The dev split has no theme labels to tune on; pass --dev with labelled themes.")
-    if has_sentiment and not best_sentiment[1]:
+    if has_sentiment and not sentiment_rows(dev):
         raise TrainingError("The dev split has no sentiment labels to tune on; pass --dev with labelled sentiment.")
-    chosen = _combine_choices(grid, best_theme[1], best_sentiment[1], tried)
+    search = _GridSearch(grid, base, train, train_docs, dev, dev_docs, _workers(n_jobs), say)
+    features = search.choose_features()
+    theme_params, sentiment_params = search.choose_strength(features)
+    chosen = {**features, "theme_C": (theme_params or sentiment_params)["theme_C"],
+              "sentiment_C": (sentiment_params or theme_params)["sentiment_C"],
+              # One class_weight serves both heads; themes are imbalanced so theirs wins.
+              "class_weight": (theme_params or sentiment_params)["class_weight"]}
+    tried = search.tried
     everything = train.concat(dev)
     final = FeedbackModel(**base, **chosen)
     final.featuriser_ = final.fit_featuriser(train_docs + dev_docs)
@@ -275,6 +258,27 @@ def train_model(
     return final, report
 
 
+def _workers(n_jobs: int) -> int:
+    return (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
+
+
+def _score_grid_point(params: dict[str, Any], train_x: Any, dev_x: Any, train: LabelledData,
+                      dev: LabelledData) -> tuple[dict[str, Any], dict[str, float]]:
+    """Fit both heads with ``params`` on train; their dev macro-F1 (themes after threshold tuning)."""
+    model = FeedbackModel(**params)
+    model.fit_heads(train_x, train.themes, train.sentiment, train.scope())
+    entry = {k: v for k, v in params.items() if k not in ("theme_labels", "sentiment_labels", "random_state")}
+    thresholds: dict[str, float] = {}
+    if model.theme_labels_ and theme_rows(dev):
+        entry["theme_macro_f1"], thresholds = _tune_thresholds(model, dev_x, dev)
+    sentiment_dev = sentiment_rows(dev)
+    if model.sentiment_labels_ and sentiment_dev:
+        predicted = model.sentiment_estimator_.predict(dev_x[sentiment_dev])
+        truth = [dev.sentiment[i] for i in sentiment_dev]  # type: ignore[index]
+        entry["sentiment_macro_f1"] = sentiment_metrics(truth, list(predicted), model.sentiment_labels_)["macro_f1"]
+    return entry, thresholds
+
+
 def add_copies_without_diacritics(data: LabelledData) -> LabelledData:
     """``data`` plus, for each text with diacritics, the same text and labels without them."""
     rows = [i for i, text in enumerate(data.texts) if strip_diacritics(text) != text]
@@ -289,13 +293,14 @@ MEMBER_COMBINATIONS: list[tuple[str, ...]] = [
 ENSEMBLE_TOLERANCE = 0.002
 
 
-def _out_of_fold(member: Any, x: Any, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], labels: list[str]) -> np.ndarray:
-    out = np.zeros((x.shape[0], len(labels)))
-    for fit_rows, held_rows in folds:
-        fitted = clone(member).fit(x[fit_rows], y[fit_rows])
-        proba = fitted.predict_proba(x[held_rows])
-        for k, label in enumerate(fitted.classes_):
-            out[held_rows, labels.index(str(label))] = proba[:, k]
+def _fold_proba(member: Any, x: Any, y: np.ndarray, fit_rows: np.ndarray, held_rows: np.ndarray,
+                labels: list[str]) -> np.ndarray:
+    """Class probabilities (columns in ``labels`` order) of ``member`` fitted without ``held_rows``."""
+    fitted = clone(member).fit(x[fit_rows], y[fit_rows])
+    proba = fitted.predict_proba(x[held_rows])
+    out = np.zeros((len(held_rows), len(labels)))
+    for k, label in enumerate(fitted.classes_):
+        out[:, labels.index(str(label))] = proba[:, k]
     return out
 
 
@@ -315,13 +320,17 @@ def select_sentiment_members(x: Any, data: LabelledData, params: dict[str, Any],
     folds = list(splitter.split(np.zeros(len(y)), y, groups))
     members = candidate_members(params["sentiment_C"], params["class_weight"], seed)
     say(f"choosing the sentiment model by {n_splits}-fold cross-validation on {len(y):,} texts")
-    workers = (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
+    workers = _workers(n_jobs)
     x_rows = x[rows]
     names = list(members)
-    scored = Parallel(n_jobs=min(workers, len(names)))(
-        delayed(_out_of_fold)(members[name], x_rows, y, folds, labels) for name in names
+    # One task per (member, fold) so all cores stay busy; results come back in task order.
+    tasks = [(name, fold) for name in names for fold in range(len(folds))]
+    scored = Parallel(n_jobs=min(workers, len(tasks)))(
+        delayed(_fold_proba)(members[name], x_rows, y, folds[fold][0], folds[fold][1], labels) for name, fold in tasks
     )
-    out_of_fold = dict(zip(names, scored))
+    out_of_fold = {name: np.zeros((len(y), len(labels))) for name in names}
+    for (name, fold), proba in zip(tasks, scored):
+        out_of_fold[name][folds[fold][1]] = proba
     best: tuple[float, tuple[str, ...], np.ndarray] = (-1.0, ("lr",), np.zeros(len(labels)))
     results = {}
     for combination in MEMBER_COMBINATIONS:
@@ -334,33 +343,70 @@ def select_sentiment_members(x: Any, data: LabelledData, params: dict[str, Any],
     return best[1], best[2], {"cv_macro_f1": results, "chosen": "+".join(best[1]), "folds": n_splits}
 
 
-def _combine_choices(grid: dict[str, list[Any]], theme_params: dict[str, Any], sentiment_params: dict[str, Any],
-                     tried: list[dict[str, Any]]) -> dict[str, Any]:
-    """Both heads share one featuriser: keep the feature setting with the best summed dev score."""
-    if not theme_params or not sentiment_params:
-        return dict(theme_params or sentiment_params)
+class _GridSearch:
+    """Coordinate-wise tuning on the dev split: feature setting first, then C and class weight.
 
-    def feature_setting(params: dict[str, Any]) -> dict[str, Any]:
-        return next(f for f in grid["features"] if all(params.get(k) == v for k, v in f.items()))
+    Each grid point fits both heads on train and scores them on dev (macro-F1; themes after
+    threshold tuning). Points are independent fits, spread over ``workers`` processes.
+    """
 
-    if feature_setting(theme_params) == feature_setting(sentiment_params):
-        features = dict(feature_setting(theme_params))
-    else:
-        def best_of(key: str, feats: dict[str, Any]) -> float:
-            return max(e[key] for e in tried if all(e[k] == v for k, v in feats.items()))
+    def __init__(self, grid: dict[str, list[Any]], base: dict[str, Any], train: LabelledData, train_docs: list[str],
+                 dev: LabelledData, dev_docs: list[str], workers: int, say: Progress) -> None:
+        self.grid, self.base, self.train, self.dev = grid, base, train, dev
+        self.train_docs, self.dev_docs, self.workers, self.say = train_docs, dev_docs, workers, say
+        self.tried: list[dict[str, Any]] = []
+        self._matrices: tuple[dict[str, Any], Any, Any] | None = None
 
-        features = max(grid["features"], key=lambda f: best_of("theme_macro_f1", f) + best_of("sentiment_macro_f1", f))
+    def _features(self, feature_params: dict[str, Any]) -> tuple[Any, Any]:
+        if self._matrices is None or self._matrices[0] != feature_params:
+            featuriser = FeedbackModel(**self.base, **feature_params).fit_featuriser(self.train_docs)
+            self._matrices = (feature_params, featuriser.transform(self.train_docs), featuriser.transform(self.dev_docs))
+        return self._matrices[1], self._matrices[2]
 
-        def best_for(key: str) -> dict[str, Any]:
-            return max((e for e in tried if all(e[k] == v for k, v in features.items())), key=lambda e: e[key])
+    def _score(self, feature_params: dict[str, Any], points: list[tuple[float, Any]]) -> list[dict[str, Any]]:
+        train_x, dev_x = self._features(feature_params)
+        params = [{**feature_params, "theme_C": c, "sentiment_C": c, "class_weight": w} for c, w in points]
+        entries = [entry for entry, _ in Parallel(n_jobs=min(self.workers, len(params)))(
+            delayed(_score_grid_point)({**self.base, **p}, train_x, dev_x, self.train, self.dev) for p in params
+        )]
+        self.tried.extend(entries)
+        return entries
 
-        theme_params, sentiment_params = best_for("theme_macro_f1"), best_for("sentiment_macro_f1")
-    return {
-        **features,
-        "theme_C": theme_params["theme_C"], "sentiment_C": sentiment_params["sentiment_C"],
-        # One class_weight serves both heads; themes are imbalanced so theirs wins.
-        "class_weight": theme_params["class_weight"],
-    }
+    @staticmethod
+    def _total(entry: dict[str, Any]) -> float:
+        return entry.get("theme_macro_f1", 0.0) + entry.get("sentiment_macro_f1", 0.0)
+
+    def choose_features(self) -> dict[str, Any]:
+        """The cheapest feature setting whose best probe score no later setting beats by TOLERANCE."""
+        settings = self.grid["features"]
+        if len(settings) == 1:
+            return dict(settings[0])
+        probes = [c for c in self.grid["C"] if c in PROBE_C] or [self.grid["C"][len(self.grid["C"]) // 2]]
+        best: tuple[float, dict[str, Any]] = (-1.0, {})
+        for number, feature_params in enumerate(settings, 1):
+            self.say(f"tuning feature setting {number}/{len(settings)}: {feature_params}")
+            entries = self._score(feature_params, [(c, self.grid["class_weight"][0]) for c in probes])
+            score = max(self._total(e) for e in entries)
+            if score > best[0] + TOLERANCE:
+                best = (score, dict(feature_params))
+        return best[1]
+
+    def choose_strength(self, features: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Best (C, class weight) on ``features`` for each head, smallest C first within TOLERANCE."""
+        self.say(f"tuning regularisation for {features}")
+        done = {(e["theme_C"], e["class_weight"]): e for e in self.tried if all(e[k] == v for k, v in features.items())}
+        grid_points = list(itertools.product(self.grid["C"], self.grid["class_weight"]))
+        todo = [p for p in grid_points if p not in done]
+        if todo:
+            done.update(zip(todo, self._score(features, todo)))
+        best: dict[str, tuple[float, dict[str, Any]]] = {"theme": (-1.0, {}), "sentiment": (-1.0, {})}
+        for point in grid_points:
+            entry = done[point]
+            for head in best:
+                key = f"{head}_macro_f1"
+                if key in entry and entry[key] > best[head][0] + TOLERANCE:
+                    best[head] = (entry[key], entry)
+        return best["theme"][1], best["sentiment"][1]
 
 
 def _targets(data: LabelledData) -> dict[str, list[Any]]:

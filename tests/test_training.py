@@ -6,15 +6,21 @@ import random
 import re
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import f1_score
 from conftest import CORPUS, PYTHON, ROOT, read_jsonl
 from typer.testing import CliRunner
 
 from feedback_nlp import DataError, load_model
 from feedback_nlp.cli import app
 from feedback_nlp.retrain import ReplaceRefusedError, train_from_files
-from feedback_nlp.validation import Columns, validate_files
+from feedback_nlp.evaluation import macro_f1_codes
+from feedback_nlp.training import train_model, tune_sentiment_bias
+from feedback_nlp.validation import Columns, load_labelled, validate_files
 
 runner = CliRunner()
 SMALL_GRID = {"features": [{"word_ngram_range": (1, 2), "char_ngram_range": (3, 5)}], "C": [3.0, 10.0], "class_weight": ["balanced"]}
@@ -165,3 +171,46 @@ def test_end_to_end_train_tag_evaluate_cli(tmp_path):
     assert set(saved["models"]) == {str(model_dir), str(ROOT / "models" / "default")}
     assert saved["comparison"]["verdict"] in ("better", "worse", "same")
     assert "## Comparison" in (tmp_path / "eval.md").read_text(encoding="utf-8")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=60))
+def test_fast_macro_f1_equals_sklearn(pairs):
+    true, pred = (np.array(column) for column in zip(*pairs))
+    expected = f1_score(true, pred, labels=[0, 1, 2, 3], average="macro", zero_division=0)
+    assert macro_f1_codes(true, pred, 4) == pytest.approx(expected)
+
+
+def test_sentiment_offsets_rescue_a_class_the_scores_underrate():
+    rng = np.random.default_rng(0)
+    truth = np.array(["negative"] * 60 + ["neutral"] * 20 + ["positive"] * 60)
+    labels = ["negative", "neutral", "positive"]
+    scores = np.log(np.full((len(truth), 3), 0.2))
+    for i, label in enumerate(truth):
+        scores[i, labels.index(label)] = np.log(0.5)
+    scores[truth == "neutral", 1] = np.log(0.15)  # neutral is right but never on top
+    scores += rng.normal(0, 0.01, scores.shape)
+    bias, best = tune_sentiment_bias(scores, list(truth), labels)
+    assert best == 1.0 and bias[1] > bias[0] and bias[1] > bias[2]
+
+
+def test_coordinate_search_scores_every_setting_then_tunes_only_the_chosen_one(tmp_path):
+    grid = {"features": [{"word_ngram_range": (1, 1), "char_ngram_range": (3, 3), "char_max_features": 0},
+                         {"word_ngram_range": (1, 2), "char_ngram_range": (3, 5)}],
+            "C": [1.0, 3.0, 10.0], "class_weight": ["balanced", None]}
+    path = tmp_path / "office.csv"
+    user_frame(300).to_csv(path, index=False)
+    messages = []
+    data = load_labelled([path], columns=COLUMNS)
+    _, report = train_model(data, seed=3, grid=grid, n_jobs=2, progress=messages.append)
+    tried = report.tried
+    chosen = {k: report.params[k] for k in ("word_ngram_range", "char_ngram_range")}
+    on_chosen = [e for e in tried if all(e[k] == v for k, v in chosen.items())]
+    others = [e for e in tried if e not in on_chosen]
+    # the other setting is probed at C=3 and C=10 with the first class weight only
+    assert sorted((e["theme_C"], e["class_weight"]) for e in others) == [(3.0, "balanced"), (10.0, "balanced")]
+    # the chosen one gets the whole C x class-weight grid, each point scored once
+    assert sorted((e["theme_C"], str(e["class_weight"])) for e in on_chosen) == sorted(
+        (c, str(w)) for c in grid["C"] for w in grid["class_weight"])
+    assert all("theme_macro_f1" in e and "sentiment_macro_f1" in e for e in tried)
+    assert any(m.startswith("tuning regularisation") for m in messages)
