@@ -1,6 +1,6 @@
 """Train the shipped default model from corpora/civic_feedback and write models/default.
 
-Usage: python scripts/train_default.py [--output models/default] [--seed 0]
+Usage: python scripts/train_default.py [--output models/default] [--seed 0] [--no-augment]
 
 Deterministic: the same corpus and seed give identical predictions. Tunes on dev.jsonl,
 refits on train + dev, and records test.jsonl metrics in meta.json.
@@ -31,6 +31,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT / "models" / "default")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-augment", action="store_true",
+                        help="do not add copies of the training texts without diacritics (the shipped model has them)")
     args = parser.parse_args()
     files = corpus_files(CORPUS)
     options = {"theme_labels": DEFAULT_THEMES, "corpus_schema": True}
@@ -38,6 +40,7 @@ def main() -> None:
     started = time.perf_counter()
     model, report = train_model(
         train, dev, seed=args.seed, theme_labels=DEFAULT_THEMES, sentiment_labels=SENTIMENTS,
+        augment_without_diacritics=not args.no_augment, n_jobs=-1, use_cache=True,
         progress=lambda msg: print(msg, file=sys.stderr) if not msg.startswith("tried") else None,
     )
     test_metrics = evaluate_prepared(model, prepare_texts(test.texts), test)
@@ -49,9 +52,10 @@ def main() -> None:
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "training_data": {"files": hashes, "fingerprint": fingerprint, "n_train": len(train), "n_dev": len(dev), "n_test": len(test),
                           "fitted_on": "train + dev (tuned on dev)"},
-        "tuning": {"chosen": report.params, "seed": args.seed, "seconds": round(time.perf_counter() - started, 1)},
+        "tuning": {"chosen": report.params, "seed": args.seed, "augment_without_diacritics": not args.no_augment,
+                   "cv_metrics": report.cv_metrics, "seconds": round(time.perf_counter() - started, 1)},
         "metrics": {"test": test_metrics, "dev": report.dev_metrics},
-        "recipe": f"python scripts/train_default.py --seed {args.seed}",
+        "recipe": f"python scripts/train_default.py --seed {args.seed}" + (" --no-augment" if args.no_augment else ""),
     }
     save_model(model, args.output, meta)
     t, s = test_metrics["themes"], test_metrics["sentiment"]
