@@ -59,3 +59,17 @@ def test_plain_probe_sentences_written_by_another_hand(default_model):
     assert len(rows) == 40
     # the shipped model: 33 sentiments, 35 exact theme sets, 12 of the 13 harassment texts (BENCHMARKS.md)
     assert sentiment_right >= 31 and themes_right >= 32 and harassment_found >= 11
+
+
+def test_text_typed_without_diacritics_loses_little(default_model):
+    """Issue 7's target on the test split: within 0.05 macro-F1 without diacritics (BENCHMARKS.md §5)."""
+    from feedback_nlp.data import LabelledData
+    from feedback_nlp.evaluation import evaluate_model
+    from feedback_nlp.features import strip_diacritics
+    from feedback_nlp.validation import load_labelled
+
+    test = load_labelled([ROOT / "corpora" / "civic_feedback" / "test.jsonl"], theme_labels=DEFAULT_THEMES)
+    stripped = LabelledData([strip_diacritics(t) for t in test.texts], test.themes, test.sentiment, test.files, test.theme_scope)
+    original, plain = evaluate_model(default_model, test), evaluate_model(default_model, stripped)
+    assert original["themes"]["macro_f1"] - plain["themes"]["macro_f1"] <= 0.05
+    assert original["sentiment"]["macro_f1"] - plain["sentiment"]["macro_f1"] <= 0.05
