@@ -1,7 +1,8 @@
 """Stage 1: turn raw text into the canonical form that segmentation and features see.
 
 ``normalise_text``: NFC, HTML and control characters removed, lower-cased, URLs, e-mails,
-phones and numbers masked, letter runs collapsed. ``normalise_tokens``: underthesea's token
+phones and numbers masked, letter runs collapsed, and in text typed without any diacritics the
+multi-syllable words of :mod:`feedback_nlp.restore`'s table given their diacritics back. ``normalise_tokens``: underthesea's token
 normalisation (old tone-mark placement, common misspellings) and the project's abbreviation
 table, applied to the tokens of a normalised text (the segmenter calls it, because only after
 tokenizing are words separated from punctuation). Training and tagging use the same code, and
@@ -17,8 +18,9 @@ import unicodedata
 from underthesea.pipeline.text_normalize.text_normalizer import character_map, token_map
 
 from .legacy_encodings import fix_legacy_encoding
+from .restore import restore_diacritics
 
-NORMALISER_VERSION = "4"
+NORMALISER_VERSION = "5"
 
 URL_TOKEN = "xxurl"
 EMAIL_TOKEN = "xxemail"
@@ -158,4 +160,5 @@ def normalise_text(text: str, *, fix_encoding: bool = True) -> str:
     if not text.isascii():
         text = _STRETCHED.sub(_keep_vowel, text)
     text = _REPEATED.sub(r"\1", text)
-    return _SPACES.sub(" ", text).strip()
+    text = _SPACES.sub(" ", text).strip()
+    return restore_diacritics(text)  # only changes text typed without any diacritics

@@ -9,10 +9,10 @@ project's own abbreviation table in reverse ("không" -> "ko", "được" -> "dc
 
 ``--approaches`` retrains (fixed settings, train split, tuned on dev) to compare ways of
 handling missing diacritics: word n-grams only; word n-grams + character n-grams of the
-diacritic-stripped syllables (the shipped design); the latter plus training-time augmentation
-with stripped copies of the training texts; and that plus a dictionary restoration of diacritics
-before segmentation (``DictionaryRestorer``: multi-syllable words of underthesea's Viet74K word
-list whose stripped form has one reading, or one dominant reading in the training texts).
+diacritic-stripped syllables; the latter plus training-time augmentation with stripped copies of
+the training texts; and that plus the normaliser's restoration of diacritics before segmentation
+(:mod:`feedback_nlp.restore`; the first three run with it turned off). All four together are
+the shipped design.
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ import json
 import re
 import sys
 import time
-import unicodedata
-from collections import Counter, defaultdict
-from importlib import resources
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,63 +50,17 @@ def to_teencode(text: str) -> str:
     return _TEENCODE.sub(lambda m: _REVERSE.get(m.group(1).lower(), m.group(1)), text)
 
 
-class DictionaryRestorer:
-    """Put diacritics back on multi-syllable words of a text typed without any.
+@contextmanager
+def restoration_off():
+    """Run the normaliser without diacritic restoration (segmentations are then not cached)."""
+    import feedback_nlp.normalise as normalise_module
 
-    The table maps a stripped word ("sach nhieu") to its only reading in underthesea's Viet74K
-    list ("sách nhiễu"); a stripped form with several readings ("ho so": "hồ sơ", "hò sơ") is kept
-    only if one reading makes up 90% or more (and at least 3) of its uses in ``reference`` texts.
-    """
-
-    def __init__(self, reference: list[str], max_syllables: int = 4) -> None:
-        self.max_syllables = max_syllables
-        lines = resources.files("underthesea").joinpath("corpus/data/Viet74K.txt").read_text(encoding="utf-8").splitlines()
-        readings: dict[str, set[str]] = defaultdict(set)
-        for line in lines:
-            word = unicodedata.normalize("NFC", line.strip().lower())
-            if 2 <= len(word.split()) <= max_syllables and "-" not in word:
-                readings[strip_diacritics(word)].add(word)
-        used: Counter = Counter()
-        ambiguous = {w for forms in readings.values() if len(forms) > 1 for w in forms}
-        for text in reference:
-            syllables = re.findall(r"\w+", unicodedata.normalize("NFC", text.lower()))
-            for n in range(2, max_syllables + 1):
-                for i in range(len(syllables) - n + 1):
-                    gram = " ".join(syllables[i:i + n])
-                    if gram in ambiguous:
-                        used[gram] += 1
-        self.table: dict[str, str] = {}
-        for key, forms in readings.items():
-            if len(forms) == 1:
-                self.table[key] = next(iter(forms))
-                continue
-            counts = sorted(((used[f], f) for f in forms), reverse=True)
-            total = sum(c for c, _ in counts)
-            if counts[0][0] >= 3 and counts[0][0] >= 0.9 * total:
-                self.table[key] = counts[0][1]
-
-    def restore(self, text: str) -> str:
-        if strip_diacritics(text) != text:
-            return text  # only texts typed entirely without diacritics
-        tokens = re.split(r"(\w+)", text)  # words at odd positions, separators between
-        out = list(tokens)
-        i = 1
-        while i < len(tokens):
-            for n in range(self.max_syllables, 1, -1):
-                words = tokens[i:i + 2 * n - 1:2]
-                gaps = tokens[i + 1:i + 2 * n - 2:2]
-                if len(words) == n and all(g == " " for g in gaps):
-                    found = self.table.get(" ".join(words).lower())
-                    if found:
-                        for k, syllable in enumerate(found.split()):
-                            original = words[k]
-                            out[i + 2 * k] = syllable.upper() if original.isupper() and len(original) > 1 else (
-                                syllable.capitalize() if original[:1].isupper() else syllable)
-                        i += 2 * n
-                        break
-            else:
-                i += 2
-        return "".join(out)
+    original = normalise_module.restore_diacritics
+    normalise_module.restore_diacritics = lambda text: text
+    try:
+        yield
+    finally:
+        normalise_module.restore_diacritics = original
 
 
 def variant(data: LabelledData, transform) -> LabelledData:  # type: ignore[no-untyped-def]
@@ -160,25 +112,21 @@ def main() -> None:
     if args.approaches:
         grid = {"features": [{"word_ngram_range": (1, 2), "char_ngram_range": (3, 5)}], "C": [10.0], "class_weight": ["balanced"]}
         augmented = train.concat(variant(train, strip_diacritics))
-        restorer = DictionaryRestorer([t for t in train.texts if strip_diacritics(t) != t])
-        restored = train.concat(variant(train, lambda t: restorer.restore(strip_diacritics(t))))
-        out["restorer_table_size"] = len(restorer.table)
-        runs = {
-            "word n-grams only": (train, {**grid, "features": [{"word_ngram_range": (1, 2), "char_ngram_range": (3, 5), "char_max_features": 0}]}, None),
-            "words + stripped char n-grams (shipped)": (train, grid, None),
-            "... + stripped copies of training texts": (augmented, grid, None),
-            "... + dictionary restoration of diacritics": (restored, grid, restorer.restore),
+        words_only = {**grid, "features": [{"word_ngram_range": (1, 2), "char_ngram_range": (3, 5), "char_max_features": 0}]}
+        runs = {  # name: (training data, grid, restore diacritics in the normaliser)
+            "word n-grams only": (train, words_only, False),
+            "words + stripped char n-grams": (train, grid, False),
+            "... + stripped copies of training texts": (augmented, grid, False),
+            "... + diacritic restoration (shipped)": (augmented, grid, True),
         }
         out["approaches"] = {}
         for name, (data, run_grid, restore) in runs.items():
-            model_run, _ = train_model(data, dev, grid=run_grid, theme_labels=DEFAULT_THEMES, sentiment_labels=SENTIMENTS, use_cache=True, n_jobs=-1)
-            if restore is None:
+            with nullcontext() if restore else restoration_off():
+                model_run, _ = train_model(data, dev, grid=run_grid, theme_labels=DEFAULT_THEMES, sentiment_labels=SENTIMENTS,
+                                           use_cache=restore, n_jobs=-1)
                 out["approaches"][name] = score_variants(model_run, test)
-            else:
-                variants = {"original": lambda t: t, "no diacritics": lambda t: restore(strip_diacritics(t)), "teencode": to_teencode}
-                out["approaches"][name] = {v: headline(evaluate_model(model_run, variant(test, fn))) for v, fn in variants.items()}
             r = out["approaches"][name]
-            print(f"{name:<44} original {r['original'][0]:.4f}/{r['original'][1]:.4f}  no diacritics "
+            print(f"{name:<42} original {r['original'][0]:.4f}/{r['original'][1]:.4f}  no diacritics "
                   f"{r['no diacritics'][0]:.4f}/{r['no diacritics'][1]:.4f}  teencode {r['teencode'][0]:.4f}/{r['teencode'][1]:.4f}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, ensure_ascii=False))

@@ -108,7 +108,12 @@ def raw_segmentation(texts: list[str], processes: int = 1) -> float:
 
 
 def _tree_rss_kb(pid: int) -> tuple[int, int]:
-    """(largest process RSS, sum of RSS) in KB over pid and its descendants."""
+    """(largest peak RSS of one process, sum of current RSS) in KB over pid and its descendants.
+
+    The peak is each process's VmHWM, which exec resets. (The ru_maxrss that wait4 reports is not
+    used: Linux carries the parent's resident size at fork into the child's ru_maxrss, so it would
+    count this benchmark's own memory.)
+    """
     pids, stack = [], [pid]
     while stack:
         current = stack.pop()
@@ -119,14 +124,18 @@ def _tree_rss_kb(pid: int) -> tuple[int, int]:
                     stack += [int(c) for c in handle.read().split()]
         except OSError:
             continue
-    sizes = []
+    peaks, sizes = [], []
     for p in pids:
         try:
             with open(f"/proc/{p}/status") as handle:
-                sizes += [int(line.split()[1]) for line in handle if line.startswith("VmRSS:")]
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        peaks.append(int(line.split()[1]))
+                    elif line.startswith("VmRSS:"):
+                        sizes.append(int(line.split()[1]))
         except OSError:
             continue
-    return (max(sizes) if sizes else 0, sum(sizes))
+    return (max(peaks) if peaks else 0, sum(sizes))
 
 
 def tag_file_run(input_csv: Path, jobs: int, workdir: Path) -> dict[str, float]:
@@ -146,15 +155,14 @@ def tag_file_run(input_csv: Path, jobs: int, workdir: Path) -> dict[str, float]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, _, usage = os.wait4(process.pid, 0)
+    process.wait()
     seconds = time.perf_counter() - started
-    process.returncode = 0
     sampler.join()
     stderr = process.stderr.read() if process.stderr else ""
     rows = sum(1 for _ in open(input_csv, encoding="utf-8")) - 1
     if not output.exists():
         raise SystemExit(f"tag-file failed: {stderr}")
-    return {"seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mb": max(peak["max"], usage.ru_maxrss) / 1024,
+    return {"seconds": seconds, "rows_per_s": rows / seconds, "peak_rss_mb": peak["max"] / 1024,
             "tree_rss_mb": peak["sum"] / 1024}
 
 

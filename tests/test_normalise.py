@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedback_nlp.features import strip_diacritics
 from feedback_nlp.normalise import EMAIL_TOKEN, NUMBER_TOKEN, PHONE_TOKEN, URL_TOKEN, normalise_text, normalise_tokens
+from feedback_nlp.restore import build_table, load_table, restore_diacritics
 from feedback_nlp.segment import segment_words, split_tokens
 
 
@@ -100,3 +102,45 @@ def test_normaliser_never_fails_and_is_idempotent(text):
     # Idempotent without the legacy-encoding guess (a two-letter string can read as either).
     once = normalise_text(text, fix_encoding=False)
     assert normalise_text(once, fix_encoding=False) == once
+
+
+# ------------------------------------------------------------------ diacritic restoration
+def test_restoration_gives_known_words_their_diacritics():
+    assert normalise_text("can bo xa sach nhieu, doi tien moi lam") == "cán bộ xa sách nhiễu, doi tien moi lam"
+    assert normalise_text("nop ho so truc tuyen, phai lot tay moi xong") == "nop hồ sơ trực tuyến, phai lót tay moi xong"
+    # the restored words are what the segmenter and the word n-grams know
+    assert "sách_nhiễu" in segment_words(normalise_text("can bo sach nhieu dan")).split()
+
+
+@pytest.mark.parametrize("text", [
+    "Cán bộ xa sách nhiễu, doi tien",  # one diacritic anywhere: the writer typed them, leave it
+    "sach",  # single syllables are ambiguous (sách / sạch) and never restored
+    "doi tien",  # "đòi tiền" and "đổi tiền" are both common: not in the table
+    "ho-so, can.bo",  # only syllables separated by one space form a word
+])
+def test_restoration_leaves_alone_what_it_cannot_know(text):
+    assert restore_diacritics(text) == text
+
+
+def test_restoration_longest_match_and_capitals():
+    table = {"dich vu": "dịch vụ", "dich vu cong": "dịch vụ công", "can bo": "cán bộ"}
+    assert restore_diacritics("Dich vu cong loi, Can bo bao cho", table) == "Dịch vụ công loi, Cán bộ bao cho"
+    assert restore_diacritics("dich vu  cong", table) == "dịch vụ  cong"  # two spaces break the word
+    assert restore_diacritics("", table) == ""
+
+
+def test_table_keeps_only_clear_readings():
+    reference = ["Hồ sơ nộp rồi", "hồ sơ đủ", "hồ sơ thiếu", "hò sơ",  # 3 of 4: below the 90% share
+                 "cán bộ tốt", "Cán bộ xã", "cán bộ huyện",  # 3 of 3
+                 "tạm trú"]  # once: below min_count
+    table = build_table(reference, min_count=2, min_share=0.9)
+    assert table == {"can bo": "cán bộ"}
+    assert build_table(["hồ sơ"] * 9 + ["hò sơ"], min_count=2, min_share=0.9) == {"ho so": "hồ sơ"}
+
+
+def test_shipped_table_is_clean():
+    table = load_table()
+    assert len(table) > 1000
+    for key, word in table.items():
+        assert strip_diacritics(word) == key and word != key and 2 <= len(key.split()) <= 4, (key, word)
+        assert unicodedata.normalize("NFC", word) == word == word.lower()
