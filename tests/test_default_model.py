@@ -57,8 +57,8 @@ def test_plain_probe_sentences_written_by_another_hand(default_model):
     themes_right = sum(sorted(res.themes) == sorted(r["themes"]) for res, r in zip(results, rows))
     harassment_found = sum("harassment" in res.themes for res, r in zip(results, rows) if "harassment" in r["themes"])
     assert len(rows) == 40
-    # the shipped model: 33 sentiments, 35 exact theme sets, 12 of the 13 harassment texts (BENCHMARKS.md)
-    assert sentiment_right >= 31 and themes_right >= 32 and harassment_found >= 11
+    # the shipped model: 38 sentiments, 35 exact theme sets, 12 of the 13 harassment texts (BENCHMARKS.md)
+    assert sentiment_right >= 35 and themes_right >= 32 and harassment_found >= 11
 
 
 def test_text_typed_without_diacritics_loses_little(default_model):
