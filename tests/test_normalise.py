@@ -144,3 +144,17 @@ def test_shipped_table_is_clean():
     for key, word in table.items():
         assert strip_diacritics(word) == key and word != key and 2 <= len(key.split()) <= 4, (key, word)
         assert unicodedata.normalize("NFC", word) == word == word.lower()
+
+
+_KEYS = sorted(load_table())
+
+
+@given(st.lists(st.one_of(st.sampled_from(_KEYS), st.sampled_from(["sach", "doi tien", "xa", "0", "ok", "emovui"])), min_size=1, max_size=8),
+       st.lists(st.sampled_from([" ", ", ", ". ", "  ", "-"]), min_size=8, max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_restoration_only_adds_diacritics_and_normalising_is_stable(parts, gaps):
+    text = "".join(p + g for p, g in zip(parts, gaps)).strip()
+    restored = restore_diacritics(text)
+    assert strip_diacritics(restored) == text  # same letters, only diacritics added
+    once = normalise_text(text)
+    assert normalise_text(once) == once

@@ -20,7 +20,7 @@ from feedback_nlp.cli import app
 from feedback_nlp.retrain import ReplaceRefusedError, train_from_files
 from feedback_nlp.evaluation import macro_f1_codes
 from feedback_nlp.training import train_model, tune_sentiment_bias
-from feedback_nlp.validation import Columns, load_labelled, validate_files
+from feedback_nlp.validation import Columns, load_labelled
 
 runner = CliRunner()
 SMALL_GRID = {"features": [{"word_ngram_range": (1, 2), "char_ngram_range": (3, 5)}], "C": [3.0, 10.0], "class_weight": ["balanced"]}
