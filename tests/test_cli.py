@@ -38,7 +38,7 @@ def test_tag_table():
 def test_info():
     result = runner.invoke(app, ["info"])
     assert result.exit_code == 0, result.output
-    for word in ("themes:", "harassment", "thresholds:", "scikit-learn", "fingerprint", "macro-F1", "recipe:"):
+    for word in ("themes:", "harassment", "thresholds:", "scikit-learn", "fingerprint", "macro-F1", "recipe:", "normaliser:   version 5"):
         assert word in result.stdout
     as_json = json.loads(runner.invoke(app, ["info", "--json"]).stdout)
     assert as_json["labels"]["sentiments"] == ["negative", "neutral", "positive"]

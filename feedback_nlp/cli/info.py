@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from ..normalise import NORMALISER_VERSION
 from .common import MODEL_HELP, load_model_or_exit
 
 
@@ -24,6 +25,7 @@ def describe_model(meta: dict[str, Any], model_dir: str) -> str:
     for path, digest in meta.get("training_data", {}).get("files", {}).items():
         lines.append(f"    {path}  sha256 {digest[:16]}…")
     lines.append("libraries:    " + ", ".join(f"{k} {v}" for k, v in meta.get("libraries", {}).items()))
+    lines.append(f"normaliser:   version {meta.get('normaliser_version', '?')} (this installation normalises with version {NORMALISER_VERSION})")
     lines.append(f"recipe:       {meta.get('recipe', '?')}")
     for split, metrics in meta.get("metrics", {}).items():
         themes, sentiment = metrics.get("themes"), metrics.get("sentiment")
