@@ -234,8 +234,9 @@ def train_model(
         chosen["sentiment_members"] = members
     say(f"chosen: {chosen}")
     model = FeedbackModel(**base, **chosen)
-    model.fit(train.texts, _targets(train), prepared=train_docs, theme_scope=train.scope())
-    dev_x = model.featuriser_.transform(dev_docs)
+    # The tuned model (train only) reuses the search's featuriser and matrices for its setting.
+    model.featuriser_, train_x, dev_x = search.featurised(features)
+    model.fit_heads(train_x, train.themes, train.sentiment, train.scope())
     if has_themes:
         _tune_thresholds(model, dev_x, dev)
     if bias is not None:
@@ -355,16 +356,18 @@ class _GridSearch:
         self.grid, self.base, self.train, self.dev = grid, base, train, dev
         self.train_docs, self.dev_docs, self.workers, self.say = train_docs, dev_docs, workers, say
         self.tried: list[dict[str, Any]] = []
-        self._matrices: tuple[dict[str, Any], Any, Any] | None = None
+        self._featurised: tuple[dict[str, Any], Any, Any, Any] | None = None
 
-    def _features(self, feature_params: dict[str, Any]) -> tuple[Any, Any]:
-        if self._matrices is None or self._matrices[0] != feature_params:
+    def featurised(self, feature_params: dict[str, Any]) -> tuple[Any, Any, Any]:
+        """(featuriser fitted on train, train matrix, dev matrix); the last setting is kept."""
+        if self._featurised is None or self._featurised[0] != feature_params:
             featuriser = FeedbackModel(**self.base, **feature_params).fit_featuriser(self.train_docs)
-            self._matrices = (feature_params, featuriser.transform(self.train_docs), featuriser.transform(self.dev_docs))
-        return self._matrices[1], self._matrices[2]
+            self._featurised = (feature_params, featuriser, featuriser.transform(self.train_docs),
+                                featuriser.transform(self.dev_docs))
+        return self._featurised[1:]
 
     def _score(self, feature_params: dict[str, Any], points: list[tuple[float, Any]]) -> list[dict[str, Any]]:
-        train_x, dev_x = self._features(feature_params)
+        _, train_x, dev_x = self.featurised(feature_params)
         params = [{**feature_params, "theme_C": c, "sentiment_C": c, "class_weight": w} for c, w in points]
         entries = [entry for entry, _ in Parallel(n_jobs=min(self.workers, len(params)))(
             delayed(_score_grid_point)({**self.base, **p}, train_x, dev_x, self.train, self.dev) for p in params
@@ -407,15 +410,6 @@ class _GridSearch:
                 if key in entry and entry[key] > best[head][0] + TOLERANCE:
                     best[head] = (entry[key], entry)
         return best["theme"][1], best["sentiment"][1]
-
-
-def _targets(data: LabelledData) -> dict[str, list[Any]]:
-    targets: dict[str, list[Any]] = {}
-    if data.themes is not None:
-        targets["themes"] = data.themes
-    if data.sentiment is not None:
-        targets["sentiment"] = data.sentiment
-    return targets
 
 
 def hold_out(data: LabelledData, fraction: float, seed: int) -> tuple[LabelledData, LabelledData]:
