@@ -14,7 +14,7 @@ import numpy as np
 
 @dataclass
 class Reason:
-    feature: str  # a word n-gram ("sách_nhiễu") or a character n-gram shown as chars:"nhieu"
+    feature: str  # a word n-gram ("sách_nhiễu"), syllables:"sách nhiễu" or a character n-gram chars:"nhieu"
     weight: float  # push on the decision (log-odds units); positive pushes towards the label
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,7 +59,12 @@ def feature_names(model: Any) -> list[str]:
     names: list[str] = []
     for block_name, block in model.featuriser_.transformer_list:
         inverse = sorted(block.vocabulary_, key=block.vocabulary_.get)
-        names += [f'chars:"{g.replace(" ", "·")}"' if block_name == "chars" else g for g in inverse]
+        if block_name == "chars":
+            names += [f'chars:"{g.replace(" ", "·")}"' for g in inverse]
+        elif block_name == "syllables":
+            names += [f'syllables:"{g}"' for g in inverse]
+        else:
+            names += inverse
     model.__dict__["_feature_names"] = names
     return names
 

@@ -1,8 +1,9 @@
 """Stage 3: turn segmented texts into sparse feature vectors.
 
-Two TF-IDF blocks: word n-grams over the segmented words, and character n-grams over a copy
-with diacritics removed, so text typed without diacritics ("can bo cham") still lands on the
-same features as "cán bộ chậm".
+TF-IDF blocks: word n-grams over the segmented words; optionally syllable n-grams over the
+same text with the segmentation undone, which still match where underthesea split a phrase
+differently; and character n-grams over a copy with diacritics removed, so text typed without
+diacritics ("can bo cham") still lands on the same features as "cán bộ chậm".
 """
 
 from __future__ import annotations
@@ -107,6 +108,14 @@ class WordNgramVectorizer(_TfidfBlock):
         return grams
 
 
+class SyllableNgramVectorizer(WordNgramVectorizer):
+    """TF-IDF over n-grams of syllables: the segmented text with its words split again
+    ("giảng_viên nhiệt_tình" -> "giảng viên nhiệt tình")."""
+
+    def _features(self, doc: str) -> list[str]:
+        return super()._features(doc.replace("_", " "))
+
+
 class SyllableCharVectorizer(_TfidfBlock):
     """TF-IDF over character n-grams inside each diacritic-stripped syllable.
 
@@ -165,10 +174,14 @@ def build_featuriser(
     char_ngram_range: tuple[int, int] = (2, 5),
     min_df: int = 1,
     char_max_features: int | None = 300_000,
+    syllable_ngram_range: tuple[int, int] | None = None,
 ) -> FeatureUnion:
-    """Return an unfitted featuriser that takes segmented texts (words separated by spaces)."""
-    words = WordNgramVectorizer(ngram_range=tuple(word_ngram_range), min_df=min_df)
-    chars = SyllableCharVectorizer(ngram_range=tuple(char_ngram_range), min_df=min_df, max_features=char_max_features)
-    return FeatureUnion([("words", words), ("chars", chars)])
+    """Return an unfitted featuriser that takes segmented texts (words separated by spaces);
+    ``syllable_ngram_range`` None leaves the syllable block out."""
+    blocks: list[tuple[str, TransformerMixin]] = [("words", WordNgramVectorizer(ngram_range=tuple(word_ngram_range), min_df=min_df))]
+    if syllable_ngram_range is not None:
+        blocks.append(("syllables", SyllableNgramVectorizer(ngram_range=tuple(syllable_ngram_range), min_df=min_df)))
+    blocks.append(("chars", SyllableCharVectorizer(ngram_range=tuple(char_ngram_range), min_df=min_df, max_features=char_max_features)))
+    return FeatureUnion(blocks)
 
 

@@ -104,6 +104,7 @@ class FeedbackModel(BaseEstimator):
         max_chars: int = DEFAULT_MAX_CHARS,
         random_state: int = 0,
         sentiment_members: tuple[str, ...] = ("lr",),
+        syllable_ngram_range: tuple[int, int] | None = None,
     ) -> None:
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -117,6 +118,7 @@ class FeedbackModel(BaseEstimator):
         self.max_chars = max_chars
         self.random_state = random_state
         self.sentiment_members = sentiment_members
+        self.syllable_ngram_range = syllable_ngram_range
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X: Iterable[str], y: Any, *, prepared: Sequence[str] | None = None,
@@ -140,7 +142,8 @@ class FeedbackModel(BaseEstimator):
 
     def fit_featuriser(self, docs: Sequence[str]) -> Any:
         """Return a featuriser with this model's settings, fitted on segmented texts."""
-        featuriser = build_featuriser(self.word_ngram_range, self.char_ngram_range, self.min_df, self.char_max_features)
+        featuriser = build_featuriser(self.word_ngram_range, self.char_ngram_range, self.min_df, self.char_max_features,
+                                      self.syllable_ngram_range)
         featuriser.fit(docs)
         return featuriser
 

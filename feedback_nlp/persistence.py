@@ -32,6 +32,7 @@ FORMAT_VERSION = 1
 # Project functions referenced by fitted estimators; everything else must be skops-trusted.
 TRUSTED_TYPES = frozenset({
     "feedback_nlp.features.SyllableCharVectorizer", "feedback_nlp.features.WordNgramVectorizer",
+    "feedback_nlp.features.SyllableNgramVectorizer",
     "feedback_nlp.ensemble.SentimentEnsemble", "feedback_nlp.ensemble.SoftmaxLinearSVC",
     "feedback_nlp.ensemble.NBLogisticRegression",
 })
@@ -219,7 +220,7 @@ def _assemble(parts: Any, meta: dict[str, Any], directory: Path, expected_themes
     if not isinstance(parts, dict) or "featuriser" not in parts:
         raise IncompatibleModelError(f"{directory / MODEL_FILE} does not hold feedback-nlp model parts.")
     params = dict(meta.get("params", {}))
-    for key in ("word_ngram_range", "char_ngram_range", "sentiment_members"):
+    for key in ("word_ngram_range", "char_ngram_range", "syllable_ngram_range", "sentiment_members"):
         if key in params and isinstance(params[key], list):
             params[key] = tuple(params[key])
     valid = FeedbackModel().get_params()

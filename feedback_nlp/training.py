@@ -37,12 +37,16 @@ Progress = Callable[[str], None]
 # Feature settings cheapest first: a later (costlier) setting must beat an earlier one on dev
 # by more than TOLERANCE to be chosen, so tagging speed does not hang on dev-split noise.
 # The search is coordinate-wise: each feature setting is scored at the PROBE_C values (first
-# class weight), then only the chosen setting gets the full C x class-weight grid.
+# class weight), then only the chosen setting gets the full C x class-weight grid. The last two
+# settings add syllable n-grams, which match where underthesea segmented a phrase differently
+# (BENCHMARKS.md: they lift UIT-VSFC topic by 0.005 weighted-F1 / 0.014 macro-F1).
 DEFAULT_GRID: dict[str, list[Any]] = {
     "features": [
         {"word_ngram_range": (1, 2), "char_ngram_range": (3, 5)},
         {"word_ngram_range": (1, 2), "char_ngram_range": (2, 5)},
         {"word_ngram_range": (1, 3), "char_ngram_range": (2, 5)},
+        {"word_ngram_range": (1, 2), "syllable_ngram_range": (1, 3), "char_ngram_range": (3, 5)},
+        {"word_ngram_range": (1, 3), "syllable_ngram_range": (1, 3), "char_ngram_range": (2, 5)},
     ],
     "C": [1.0, 3.0, 10.0, 30.0],
     "class_weight": ["balanced", None],
@@ -397,7 +401,8 @@ class _GridSearch:
     def choose_strength(self, features: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Best (C, class weight) on ``features`` for each head, smallest C first within TOLERANCE."""
         self.say(f"tuning regularisation for {features}")
-        done = {(e["theme_C"], e["class_weight"]): e for e in self.tried if all(e[k] == v for k, v in features.items())}
+        keys = {k for setting in self.grid["features"] for k in setting} | set(features)
+        done = {(e["theme_C"], e["class_weight"]): e for e in self.tried if all(e.get(k) == features.get(k) for k in keys)}
         grid_points = list(itertools.product(self.grid["C"], self.grid["class_weight"]))
         todo = [p for p in grid_points if p not in done]
         if todo:

@@ -45,13 +45,15 @@ def test_word_and_char_blocks_equal_sklearn_tfidf():
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from feedback_nlp.features import SyllableCharVectorizer, WordNgramVectorizer
+    from feedback_nlp.features import SyllableCharVectorizer, SyllableNgramVectorizer, WordNgramVectorizer
 
     docs = ["cán_bộ xã làm_việc chậm quá , chậm quá", "hồ_sơ online bị lỗi , cán_bộ không hướng_dẫn", "a b", "x"]
     pairs = [
         (WordNgramVectorizer(ngram_range=(1, 3)), TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 3), sublinear_tf=True)),
         (SyllableCharVectorizer(ngram_range=(2, 5)), TfidfVectorizer(analyzer="char_wb", preprocessor=strip_diacritics, lowercase=False,
                                                                     ngram_range=(2, 5), sublinear_tf=True)),
+        (SyllableNgramVectorizer(ngram_range=(1, 3)), TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 3), sublinear_tf=True,
+                                                                     preprocessor=lambda d: d.replace("_", " "))),
     ]
     for ours, reference in pairs:
         ours.fit(docs)
@@ -59,6 +61,19 @@ def test_word_and_char_blocks_equal_sklearn_tfidf():
         assert set(ours.vocabulary_) == set(reference.vocabulary_)
         order = [reference.vocabulary_[g] for g in sorted(ours.vocabulary_, key=ours.vocabulary_.get)]
         assert np.allclose(ours.transform(docs).toarray(), reference.transform(docs).toarray()[:, order], atol=1e-6)
+
+
+def test_syllable_block_matches_across_segmentation_differences():
+    """Two segmentations of the same phrase share no word feature but share syllable n-grams."""
+    featuriser = build_featuriser(syllable_ngram_range=(1, 2), char_max_features=0)
+    docs = ["thủ_tục hành_chính rườm_rà", "thủ tục_hành chính rườm rà"]
+    featuriser.fit(docs)
+    names = [name for name, _ in featuriser.transformer_list]
+    assert names == ["words", "syllables", "chars"]
+    words, syllables = (featuriser.transformer_list[k][1].transform(docs) for k in (0, 1))
+    assert (words[0] @ words[1].T).toarray()[0, 0] == 0
+    assert abs((syllables[0] @ syllables[1].T).toarray()[0, 0] - 1) < 1e-6
+    assert [name for name, _ in build_featuriser().transformer_list] == ["words", "chars"]
 
 
 def test_split_tokens_matches_underthesea_tokenizer():

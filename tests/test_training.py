@@ -214,3 +214,24 @@ def test_coordinate_search_scores_every_setting_then_tunes_only_the_chosen_one(t
         (c, str(w)) for c in grid["C"] for w in grid["class_weight"])
     assert all("theme_macro_f1" in e and "sentiment_macro_f1" in e for e in tried)
     assert any(m.startswith("tuning regularisation") for m in messages)
+
+
+def test_settings_that_differ_only_by_the_syllable_block_are_tuned_apart(tmp_path, monkeypatch):
+    """A setting that adds syllable n-grams to another is its own grid point, chosen or not."""
+    import feedback_nlp.training as training
+
+    monkeypatch.setattr(training, "TOLERANCE", 1.0)  # the first setting listed is the one chosen
+    plain = {"word_ngram_range": (1, 2), "char_ngram_range": (3, 5)}
+    grid = {"features": [plain, {**plain, "syllable_ngram_range": (1, 2)}], "C": [1.0, 3.0, 10.0], "class_weight": ["balanced", None]}
+    path = tmp_path / "office.csv"
+    user_frame(300).to_csv(path, index=False)
+    data = load_labelled([path], columns=COLUMNS)
+    for order in (grid["features"], grid["features"][::-1]):
+        _, report = train_model(data, seed=3, grid={**grid, "features": order}, n_jobs=2)
+        chosen = report.params.get("syllable_ngram_range")
+        assert chosen == order[0].get("syllable_ngram_range")
+        on_chosen = [e for e in report.tried if e.get("syllable_ngram_range") == chosen]
+        others = [e for e in report.tried if e.get("syllable_ngram_range") != chosen]
+        assert len(on_chosen) == 6 and len(others) == 2
+        assert sorted((e["theme_C"], str(e["class_weight"])) for e in on_chosen) == sorted(
+            (c, str(w)) for c in grid["C"] for w in grid["class_weight"])
