@@ -100,10 +100,13 @@ class WordNgramVectorizer(_TfidfBlock):
     def _features(self, doc: str) -> list[str]:
         words = doc.split()
         low, high = self.ngram_range
-        if (low, high) == (1, 2):  # the default, spelled out: ~2x faster than the general loop
-            return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
         grams = list(words) if low == 1 else []
-        for n in range(max(low, 2), high + 1):
+        # Bigrams and trigrams spelled out: ~2x faster than joining slices.
+        if low <= 2 <= high:
+            grams += [f"{a} {b}" for a, b in zip(words, words[1:])]
+        if low <= 3 <= high:
+            grams += [f"{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:])]
+        for n in range(max(low, 4), high + 1):
             grams.extend(" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
         return grams
 

@@ -1,6 +1,6 @@
 """Batch-tagging benchmark: tag-file throughput against raw underthesea segmentation, in one run.
 
-Usage: python scripts/bench_tagging.py [--rows 100000] [--rounds 3] [--million] [--json OUT]
+Usage: python scripts/bench_tagging.py [--rows 100000] [--rounds 3] [--million] [--model DIR] [--json OUT]
 
 Generates realistic comments from the corpus vocabulary (clauses of corpus records recombined,
 some typed without diacritics, ~30% of rows repeating earlier ones or common survey answers),
@@ -138,11 +138,13 @@ def _tree_rss_kb(pid: int) -> tuple[int, int]:
     return (max(peaks) if peaks else 0, sum(sizes))
 
 
-def tag_file_run(input_csv: Path, jobs: int, workdir: Path) -> dict[str, float]:
+def tag_file_run(input_csv: Path, jobs: int, workdir: Path, model: Path | None = None) -> dict[str, float]:
     """Run the CLI once; wall time, throughput and peak RSS (sampled every 50 ms)."""
     output = workdir / f"out-{jobs}.csv"
     command = [sys.executable, "-m", "feedback_nlp", "tag-file", str(input_csv), "-o", str(output),
                "--text-column", "y_kien", "--jobs", str(jobs), "--overwrite", "--quiet"]
+    if model is not None:
+        command += ["--model", str(model.resolve())]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     peak = {"max": 0, "sum": 0}
@@ -173,6 +175,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--million", action="store_true", help="also tag 1,000,000 rows at --jobs 2 for peak RSS")
+    parser.add_argument("--model", type=Path, help="model directory to tag with (default: the shipped model)")
     parser.add_argument("--json", type=Path, help="write all measurements here")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, python {sys.version.split()[0]}", flush=True)
@@ -186,11 +189,11 @@ def main() -> None:
         write_csv(rows_csv, rows)
         for round_ in range(1, args.rounds + 1):
             results["raw1"].append({"rows_per_s": raw_segmentation(unique, 1)})
-            results["unique_j1"].append(tag_file_run(unique_csv, 1, workdir))
+            results["unique_j1"].append(tag_file_run(unique_csv, 1, workdir, args.model))
             results["raw2"].append({"rows_per_s": raw_segmentation(unique, 2)})
-            results["unique_j2"].append(tag_file_run(unique_csv, 2, workdir))
-            results["rows_j1"].append(tag_file_run(rows_csv, 1, workdir))
-            results["rows_j2"].append(tag_file_run(rows_csv, 2, workdir))
+            results["unique_j2"].append(tag_file_run(unique_csv, 2, workdir, args.model))
+            results["rows_j1"].append(tag_file_run(rows_csv, 1, workdir, args.model))
+            results["rows_j2"].append(tag_file_run(rows_csv, 2, workdir, args.model))
             last = {k: round(v[-1]["rows_per_s"]) for k, v in results.items()}
             print(f"round {round_}: texts/s {last}", flush=True)
         million = None
@@ -199,7 +202,7 @@ def main() -> None:
             big_csv = workdir / "million.csv"
             write_csv(big_csv, big)
             del big
-            million = tag_file_run(big_csv, 2, workdir)
+            million = tag_file_run(big_csv, 2, workdir, args.model)
 
     def med(key: str, field: str = "rows_per_s") -> float:
         return statistics.median(r[field] for r in results[key])

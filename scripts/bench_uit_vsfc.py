@@ -1,6 +1,6 @@
 """Real-data check of the retraining path on UIT-VSFC (Vietnamese students' feedback).
 
-Usage: python scripts/bench_uit_vsfc.py [--data ../shared/data/uit-vsfc] [--json OUT] [--jobs -1]
+Usage: python scripts/bench_uit_vsfc.py [--data ../shared/data/uit-vsfc] [--json OUT] [--jobs -1] [--syllables 1,2]
 
 (As ``feedback-nlp train --drop-conflicts``: one train sentence appears twice with different
 sentiment labels, and both copies are left out.)
@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from feedback_nlp.evaluation import evaluate_model  # noqa: E402
 from feedback_nlp.persistence import load_model  # noqa: E402
 from feedback_nlp.retrain import train_from_files  # noqa: E402
+from feedback_nlp.training import grid_with_syllables  # noqa: E402
 from feedback_nlp.validation import Columns, load_labelled  # noqa: E402
 
 TASKS = {
@@ -42,7 +43,7 @@ TASKS = {
 }
 
 
-def run_task(name: str, data: Path, work: Path, jobs: int) -> dict:
+def run_task(name: str, data: Path, work: Path, jobs: int, grid: dict | None = None) -> dict:
     column, labels = TASKS[name]
     columns = Columns(text="text", themes="themes", sentiment=column)
     result = {}
@@ -53,7 +54,7 @@ def run_task(name: str, data: Path, work: Path, jobs: int) -> dict:
                 f.unlink()
         started = time.perf_counter()
         out = train_from_files([data / "train.jsonl"], work / f"{name}-{cache}", base="none", dev_file=data / "dev.jsonl",
-                               columns=columns, sentiment_labels=labels, n_jobs=jobs, use_cache=True, drop_conflicts=True,
+                               columns=columns, sentiment_labels=labels, n_jobs=jobs, use_cache=True, drop_conflicts=True, grid=grid,
                                progress=lambda m: print(f"  [{name}] {m}", file=sys.stderr) if not m.startswith("segmented ") else None)
         result[f"train_seconds_{cache}_cache"] = round(time.perf_counter() - started, 1)
     model = load_model(out.output)
@@ -76,14 +77,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--jobs", type=int, default=-1)
     parser.add_argument("--tasks", default="sentiment,topic")
+    parser.add_argument("--syllables", metavar="LOW,HIGH",
+                        help="also offer the trainer feature settings with syllable n-grams (not in the default grid)")
     args = parser.parse_args()
+    grid = grid_with_syllables(tuple(int(n) for n in args.syllables.split(","))) if args.syllables else None
     if not all((args.data / f"{s}.jsonl").is_file() for s in ("train", "dev", "test")):
         print(f"skipped: UIT-VSFC not found in {args.data} (expects train.jsonl, dev.jsonl, test.jsonl)")
         return
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks.split(","):
-            results[task] = run_task(task, args.data, Path(tmp), args.jobs)
+            results[task] = run_task(task, args.data, Path(tmp), args.jobs, grid)
     print(f"\nUIT-VSFC test split, feedback-nlp train --base none (tuned on dev), {os.cpu_count()} CPUs:")
     print(f"{'task':<10} {'accuracy':>9} {'weighted-F1':>12} {'macro-F1':>9} {'neutral-F1':>11} {'train s (cold/warm cache)':>27}")
     for task, r in results.items():

@@ -1,6 +1,6 @@
 """Train the shipped default model from corpora/civic_feedback and write models/default.
 
-Usage: python scripts/train_default.py [--output models/default] [--seed 0] [--no-augment]
+Usage: python scripts/train_default.py [--output models/default] [--seed 0] [--no-augment] [--syllables 1,2]
 
 Deterministic: the same corpus and seed give identical predictions. Tunes on dev.jsonl,
 refits on train + dev, and records test.jsonl metrics in meta.json.
@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from feedback_nlp import __version__  # noqa: E402
 from feedback_nlp.labels import DEFAULT_THEMES, SENTIMENTS  # noqa: E402
 from feedback_nlp.persistence import save_model  # noqa: E402
-from feedback_nlp.training import evaluate_prepared, prepare_texts, train_model  # noqa: E402
+from feedback_nlp.training import evaluate_prepared, grid_with_syllables, prepare_texts, train_model  # noqa: E402
 from feedback_nlp.validation import corpus_files, load_labelled  # noqa: E402
 
 CORPUS = ROOT / "corpora" / "civic_feedback"
@@ -33,14 +33,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-augment", action="store_true",
                         help="do not add copies of the training texts without diacritics (the shipped model has them)")
+    parser.add_argument("--syllables", metavar="LOW,HIGH",
+                        help="also offer the trainer feature settings with syllable n-grams (BENCHMARKS.md, section 3; "
+                             "the shipped model is trained without this)")
     args = parser.parse_args()
+    grid = grid_with_syllables(tuple(int(n) for n in args.syllables.split(","))) if args.syllables else None
     files = corpus_files(CORPUS)
     options = {"theme_labels": DEFAULT_THEMES, "corpus_schema": True}
     train, dev, test = (load_labelled([files[s]], **options) for s in ("train", "dev", "test"))
     started = time.perf_counter()
     model, report = train_model(
         train, dev, seed=args.seed, theme_labels=DEFAULT_THEMES, sentiment_labels=SENTIMENTS,
-        augment_without_diacritics=not args.no_augment, n_jobs=-1, use_cache=True,
+        augment_without_diacritics=not args.no_augment, n_jobs=-1, use_cache=True, grid=grid,
         progress=lambda msg: print(msg, file=sys.stderr) if not msg.startswith("tried") else None,
     )
     test_metrics = evaluate_prepared(model, prepare_texts(test.texts), test)
@@ -55,7 +59,8 @@ def main() -> None:
         "tuning": {"chosen": report.params, "seed": args.seed, "augment_without_diacritics": not args.no_augment,
                    "cv_metrics": report.cv_metrics, "seconds": round(time.perf_counter() - started, 1)},
         "metrics": {"test": test_metrics, "dev": report.dev_metrics},
-        "recipe": f"python scripts/train_default.py --seed {args.seed}" + (" --no-augment" if args.no_augment else ""),
+        "recipe": f"python scripts/train_default.py --seed {args.seed}" + (" --no-augment" if args.no_augment else "")
+                  + (f" --syllables {args.syllables}" if args.syllables else ""),
     }
     save_model(model, args.output, meta)
     t, s = test_metrics["themes"], test_metrics["sentiment"]

@@ -235,3 +235,13 @@ def test_settings_that_differ_only_by_the_syllable_block_are_tuned_apart(tmp_pat
         assert len(on_chosen) == 6 and len(others) == 2
         assert sorted((e["theme_C"], str(e["class_weight"])) for e in on_chosen) == sorted(
             (c, str(w)) for c in grid["C"] for w in grid["class_weight"])
+
+
+def test_grid_with_syllables_adds_two_settings_and_leaves_the_default_alone():
+    from feedback_nlp.training import DEFAULT_GRID, grid_with_syllables
+
+    before = [dict(f) for f in DEFAULT_GRID["features"]]
+    grid = grid_with_syllables((1, 2))
+    assert grid["features"][:len(before)] == before and DEFAULT_GRID["features"] == before
+    assert [f.get("syllable_ngram_range") for f in grid["features"][len(before):]] == [(1, 2), (1, 2)]
+    assert not any("syllable_ngram_range" in f for f in before)
