@@ -2,7 +2,7 @@
 blended with the trainer's linear model. A measurement for BENCHMARKS.md, not part of the package.
 
 Usage: python scripts/compare_neural_uit_vsfc.py [--data ../shared/data/uit-vsfc] [--tasks sentiment,topic]
-       [--models cnn,bilstm] [--epochs 10] [--json OUT]
+       [--models cnn,bilstm] [--epochs 10] [--size 128] [--json OUT]
 
 Needs PyTorch (``pip install torch``; skips with a message without it) and UIT-VSFC in ../shared
 (skips with a message when absent). For each task it:
@@ -12,8 +12,10 @@ Needs PyTorch (``pip install torch``; skips with a message without it) and UIT-V
 2. trains each neural model on the same segmented words (word embeddings learnt from scratch,
    nothing pretrained), keeping the epoch with the best dev macro-F1;
 3. blends the two by a weighted geometric mean of their probabilities, the weight chosen on dev
-   from 0, 0.25 and 0.5;
-4. reports test accuracy, weighted and macro F1 of each, and the neural model's training time.
+   from BLEND_WEIGHTS;
+4. reports test accuracy, weighted and macro F1 of each, and the neural model's training time;
+5. as the trainer would ship it: the linear model refitted on train + dev, the network retrained
+   on train + dev for the chosen number of epochs, blended with the chosen weight ("refit" rows).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ TASKS = {
     "sentiment": ["negative", "neutral", "positive"],
     "topic": ["lecturer", "training_program", "facility", "others"],
 }
-BLEND_WEIGHTS = (0.0, 0.25, 0.5)
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 MAX_WORDS = 60
 
 
@@ -53,7 +55,7 @@ def encode(docs: list[str], vocabulary: dict[str, int]) -> np.ndarray:
     return ids
 
 
-def build_network(kind: str, vocabulary_size: int, n_classes: int):  # noqa: ANN201 (torch is optional)
+def build_network(kind: str, vocabulary_size: int, n_classes: int, size: int):  # noqa: ANN201 (torch is optional)
     import torch
     from torch import nn
 
@@ -62,10 +64,10 @@ def build_network(kind: str, vocabulary_size: int, n_classes: int):  # noqa: ANN
 
         def __init__(self) -> None:
             super().__init__()
-            self.embed = nn.Embedding(vocabulary_size, 128, padding_idx=0)
-            self.convs = nn.ModuleList([nn.Conv1d(128, 128, k, padding=k // 2) for k in (1, 2, 3)])
+            self.embed = nn.Embedding(vocabulary_size, size, padding_idx=0)
+            self.convs = nn.ModuleList([nn.Conv1d(size, size, k, padding=k // 2) for k in (1, 2, 3)])
             self.drop = nn.Dropout(0.5)
-            self.out = nn.Linear(3 * 128, n_classes)
+            self.out = nn.Linear(3 * size, n_classes)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             mask = (x > 0).unsqueeze(1)
@@ -78,10 +80,10 @@ def build_network(kind: str, vocabulary_size: int, n_classes: int):  # noqa: ANN
 
         def __init__(self) -> None:
             super().__init__()
-            self.embed = nn.Embedding(vocabulary_size, 128, padding_idx=0)
-            self.rnn = nn.LSTM(128, 128, batch_first=True, bidirectional=True)
+            self.embed = nn.Embedding(vocabulary_size, size, padding_idx=0)
+            self.rnn = nn.LSTM(size, size, batch_first=True, bidirectional=True)
             self.drop = nn.Dropout(0.5)
-            self.out = nn.Linear(2 * 128, n_classes)
+            self.out = nn.Linear(2 * size, n_classes)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             length = int((x > 0).sum(1).max())
@@ -93,9 +95,10 @@ def build_network(kind: str, vocabulary_size: int, n_classes: int):  # noqa: ANN
     return {"cnn": WordCNN, "bilstm": BiLSTM}[kind]()
 
 
-def train_network(kind: str, train_docs: list[str], y_train: np.ndarray, dev_docs: list[str], y_dev: np.ndarray,
-                  test_docs: list[str], n_classes: int, epochs: int, seed: int) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """Dev and test probabilities at the epoch with the best dev macro-F1; seconds; that epoch."""
+def train_network(kind: str, train_docs: list[str], y_train: np.ndarray, dev_docs: list[str] | None, y_dev: np.ndarray | None,
+                  test_docs: list[str], n_classes: int, epochs: int, seed: int, size: int) -> dict:
+    """Train ``kind``; with dev texts keep the epoch with the best dev macro-F1, else run all
+    ``epochs``. Returns dev and test probabilities, seconds and the epoch kept."""
     import torch
     import torch.nn.functional as F
 
@@ -105,9 +108,10 @@ def train_network(kind: str, train_docs: list[str], y_train: np.ndarray, dev_doc
     torch.set_num_threads(os.cpu_count() or 1)
     counts = Counter(w for doc in train_docs for w in doc.lower().split())
     vocabulary = {w: i + 2 for i, w in enumerate(w for w, c in counts.items() if c >= 2)}
-    x_train, x_dev, x_test = (torch.tensor(encode(d, vocabulary)) for d in (train_docs, dev_docs, test_docs))
+    x_train, x_test = torch.tensor(encode(train_docs, vocabulary)), torch.tensor(encode(test_docs, vocabulary))
+    x_dev = torch.tensor(encode(dev_docs, vocabulary)) if dev_docs is not None else None
     target = torch.tensor(y_train)
-    network = build_network(kind, len(vocabulary) + 2, n_classes)
+    network = build_network(kind, len(vocabulary) + 2, n_classes, size)
     optimiser = torch.optim.Adam(network.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(seed)
 
@@ -117,7 +121,7 @@ def train_network(kind: str, train_docs: list[str], y_train: np.ndarray, dev_doc
             return torch.cat([F.softmax(network(x[i:i + 512]), 1) for i in range(0, len(x), 512)]).numpy()
 
     started = time.perf_counter()
-    best = (-1.0, None, None, 0)
+    best: dict = {"score": -1.0}
     for epoch in range(1, epochs + 1):
         network.train()
         order = torch.randperm(len(x_train), generator=generator)
@@ -126,11 +130,15 @@ def train_network(kind: str, train_docs: list[str], y_train: np.ndarray, dev_doc
             optimiser.zero_grad()
             F.cross_entropy(network(x_train[batch]), target[batch]).backward()
             optimiser.step()
-        dev = proba(x_dev)
-        score = macro_f1_codes(y_dev, dev.argmax(1), n_classes)
-        if score > best[0]:
-            best = (score, dev, proba(x_test), epoch)
-    return best[1], best[2], time.perf_counter() - started, best[3]
+        if x_dev is not None:
+            dev = proba(x_dev)
+            score = macro_f1_codes(y_dev, dev.argmax(1), n_classes)
+            if score > best["score"]:
+                best = {"score": score, "dev": dev, "test": proba(x_test), "epoch": epoch}
+    if x_dev is None:
+        best = {"test": proba(x_test), "epoch": epochs}
+    best["seconds"] = time.perf_counter() - started
+    return best
 
 
 def blend(linear: np.ndarray, neural: np.ndarray, weight: float) -> np.ndarray:
@@ -143,26 +151,34 @@ def scores(labels: list[str], truth: np.ndarray, predicted: np.ndarray) -> dict[
     return {k: metrics[k] for k in ("accuracy", "weighted_f1", "macro_f1")}
 
 
-def run_task(task: str, data: Path, kinds: list[str], epochs: int) -> dict:
+def run_task(task: str, data: Path, kinds: list[str], epochs: int, size: int) -> dict:
     labels = TASKS[task]
     columns = Columns(text="text", themes="themes", sentiment=task)
     train, dev, test = (load_labelled([data / f"{s}.jsonl"], columns=columns, sentiment_labels=labels, min_examples=0,
                                       drop_conflicts=True) for s in ("train", "dev", "test"))
-    _, report = train_model(train, dev, sentiment_labels=labels, n_jobs=-1, use_cache=True, refit=False)
-    linear = report.tuned_model
+    final, report = train_model(train, dev, sentiment_labels=labels, n_jobs=-1, use_cache=True)
+    linear = report.tuned_model  # fitted on train only
     docs = {name: prepare_texts(part.texts, -1, use_cache=True) for name, part in (("train", train), ("dev", dev), ("test", test))}
     y = {name: np.array([labels.index(s) for s in part.sentiment]) for name, part in (("train", train), ("dev", dev), ("test", test))}
     linear_dev = linear.predict_proba_prepared(docs["dev"])[1]
     linear_test = linear.predict_proba_prepared(docs["test"])[1]
-    result = {"linear": scores(labels, y["test"], linear_test.argmax(1)), "linear_params": report.params}
+    final_test = final.predict_proba_prepared(docs["test"])[1]
+    result = {"linear": scores(labels, y["test"], linear_test.argmax(1)), "linear_params": report.params,
+              "linear (refit)": scores(labels, y["test"], final_test.argmax(1))}
     for kind in kinds:
         print(f"[{task}] training {kind}", file=sys.stderr)
-        neural_dev, neural_test, seconds, epoch = train_network(kind, docs["train"], y["train"], docs["dev"], y["dev"],
-                                                                docs["test"], len(labels), epochs, seed=0)
+        net = train_network(kind, docs["train"], y["train"], docs["dev"], y["dev"], docs["test"], len(labels), epochs, 0, size)
         weight = max(BLEND_WEIGHTS, key=lambda w: sentiment_metrics(
-            [labels[i] for i in y["dev"]], [labels[i] for i in blend(linear_dev, neural_dev, w)], labels)["macro_f1"])
-        result[kind] = {**scores(labels, y["test"], neural_test.argmax(1)), "train_seconds": round(seconds, 1), "best_epoch": epoch}
-        result[f"linear+{kind}"] = {**scores(labels, y["test"], blend(linear_test, neural_test, weight)), "weight": weight}
+            [labels[i] for i in y["dev"]], [labels[i] for i in blend(linear_dev, net["dev"], w)], labels)["macro_f1"])
+        result[kind] = {**scores(labels, y["test"], net["test"].argmax(1)), "train_seconds": round(net["seconds"], 1),
+                        "best_epoch": net["epoch"]}
+        result[f"linear+{kind}"] = {**scores(labels, y["test"], blend(linear_test, net["test"], weight)), "weight": weight}
+        print(f"[{task}] retraining {kind} on train + dev for {net['epoch']} epochs", file=sys.stderr)
+        refit = train_network(kind, docs["train"] + docs["dev"], np.concatenate([y["train"], y["dev"]]), None, None,
+                              docs["test"], len(labels), net["epoch"], 0, size)
+        result[f"{kind} (refit)"] = {**scores(labels, y["test"], refit["test"].argmax(1)),
+                                     "train_seconds": round(refit["seconds"], 1), "best_epoch": net["epoch"]}
+        result[f"linear+{kind} (refit)"] = {**scores(labels, y["test"], blend(final_test, refit["test"], weight)), "weight": weight}
     return result
 
 
@@ -172,6 +188,7 @@ def main() -> None:
     parser.add_argument("--tasks", default="sentiment,topic")
     parser.add_argument("--models", default="cnn,bilstm")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--size", type=int, default=128, help="embedding size and hidden units (or filters)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if importlib.util.find_spec("torch") is None:
@@ -180,16 +197,17 @@ def main() -> None:
     if not all((args.data / f"{s}.jsonl").is_file() for s in ("train", "dev", "test")):
         print(f"skipped: UIT-VSFC not found in {args.data} (expects train.jsonl, dev.jsonl, test.jsonl)")
         return
-    results = {task: run_task(task, args.data, args.models.split(","), args.epochs) for task in args.tasks.split(",")}
-    print(f"\nUIT-VSFC test split, models fitted on train only, choices made on dev, {os.cpu_count()} CPUs:")
-    print(f"{'task':<10} {'model':<16} {'accuracy':>9} {'weighted-F1':>12} {'macro-F1':>9}  notes")
+    results = {task: run_task(task, args.data, args.models.split(","), args.epochs, args.size) for task in args.tasks.split(",")}
+    print(f"\nUIT-VSFC test split, choices made on dev (\"refit\": refitted on train + dev), size {args.size}, {os.cpu_count()} CPUs:")
+    print(f"{'task':<10} {'model':<24} {'accuracy':>9} {'weighted-F1':>12} {'macro-F1':>9}  notes")
     for task, result in results.items():
         for name, r in result.items():
             if name == "linear_params":
                 continue
             notes = (f"{r['train_seconds']} s, best epoch {r['best_epoch']}" if "train_seconds" in r
-                     else f"blend weight {r['weight']}" if "weight" in r else "the trainer's model (train only)")
-            print(f"{task:<10} {name:<16} {r['accuracy']:>9.4f} {r['weighted_f1']:>12.4f} {r['macro_f1']:>9.4f}  {notes}")
+                     else f"blend weight {r['weight']}" if "weight" in r
+                     else "the trainer's model, train + dev" if "refit" in name else "the trainer's model, train only")
+            print(f"{task:<10} {name:<24} {r['accuracy']:>9.4f} {r['weighted_f1']:>12.4f} {r['macro_f1']:>9.4f}  {notes}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
 

@@ -96,3 +96,20 @@ def test_missing_or_corrupt_files_give_clear_errors(saved, damage):
         load_model(saved)
     message = str(info.value)
     assert str(saved) in message and "\n" not in message
+
+
+def test_model_with_a_syllable_block_round_trips_and_explains(tmp_path, small_records):
+    from feedback_nlp import FeedbackModel
+    from feedback_nlp.explain import explain_text, feature_names
+
+    texts = [r["text"] for r in small_records[:300]]
+    model = FeedbackModel(char_max_features=20_000, syllable_ngram_range=(1, 2)).fit(texts, small_records[:300])
+    assert [name for name, _ in model.featuriser_.transformer_list] == ["words", "syllables", "chars"]
+    loaded = load_model(save_model(model, tmp_path / "syl", {"name": "syllables"}))
+    assert loaded.syllable_ngram_range == (1, 2)
+    assert [r.to_dict() for r in loaded.tag_many(PROBES)] == [r.to_dict() for r in model.tag_many(PROBES)]
+    names = feature_names(loaded)
+    assert any(n.startswith('syllables:"') for n in names) and any(n.startswith('chars:"') for n in names)
+    assert len(names) == loaded.featuriser_.transform(["x"]).shape[1]
+    explanation = explain_text(loaded, "Cán bộ hướng dẫn tận tình")
+    assert explanation.sentiment is not None
