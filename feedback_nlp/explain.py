@@ -112,6 +112,7 @@ def explain_text(model: Any, text: Any, top: int = 8) -> Explanation:
     row = model.featuriser_.transform([doc]).tocsr()
     names = feature_names(model)
     theme_scores, sentiment_scores = model.predict_proba_features(row)
+    sentiment_scores = model.blend_neural([doc], sentiment_scores)  # reasons below come from the linear part
     decisions = []
     for j, (label, clf) in enumerate(zip(model.theme_labels_, model.theme_estimators_)):
         score, threshold = float(theme_scores[0, j]), float(model.thresholds_[label])

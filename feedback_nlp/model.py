@@ -158,6 +158,8 @@ class FeedbackModel(BaseEstimator):
         self.sentiment_labels_: list[str] = []
         self.sentiment_estimator_: Any = None
         self.sentiment_bias_ = np.zeros(0)
+        self.sentiment_neural_: Any = None  # optional WordBiLSTM (feedback_nlp.neural), set by the trainer
+        self.neural_weight_ = 0.0
         if sentiment is not None and any(s is not None for s in sentiment):
             self._fit_sentiment(features, sentiment)
         return self
@@ -210,7 +212,22 @@ class FeedbackModel(BaseEstimator):
         """Theme and sentiment probabilities for segmented texts, columns in label order."""
         if len(docs) == 0:
             return np.zeros((0, len(self.theme_labels_))), np.zeros((0, len(self.sentiment_labels_)))
-        return self.predict_proba_features(self.featuriser_.transform(docs))
+        themes, sentiment = self.predict_proba_features(self.featuriser_.transform(docs))
+        return themes, self.blend_neural(docs, sentiment)
+
+    def blend_neural(self, docs: Sequence[str], sentiment: np.ndarray) -> np.ndarray:
+        """Sentiment probabilities blended with the neural member's, when the model has one."""
+        neural = getattr(self, "sentiment_neural_", None)
+        weight = getattr(self, "neural_weight_", 0.0)
+        if neural is None or not weight or not len(docs):
+            return sentiment
+        from .neural import blend
+
+        proba = neural.predict_proba(list(docs))
+        aligned = np.zeros_like(sentiment)
+        for k, label in enumerate(neural.classes_):
+            aligned[:, self.sentiment_labels_.index(str(label))] = proba[:, k]
+        return blend(sentiment, aligned, weight)
 
     def predict_proba_features(self, features: Any) -> tuple[np.ndarray, np.ndarray]:
         """Theme and sentiment probabilities from featurised texts (sentiment offsets applied)."""

@@ -34,7 +34,7 @@ TRUSTED_TYPES = frozenset({
     "feedback_nlp.features.SyllableCharVectorizer", "feedback_nlp.features.WordNgramVectorizer",
     "feedback_nlp.features.SyllableNgramVectorizer",
     "feedback_nlp.ensemble.SentimentEnsemble", "feedback_nlp.ensemble.SoftmaxLinearSVC",
-    "feedback_nlp.ensemble.NBLogisticRegression",
+    "feedback_nlp.ensemble.NBLogisticRegression", "feedback_nlp.neural.WordBiLSTM",
 })
 DEFAULT_MODEL_ENV = "FEEDBACK_NLP_MODEL"
 
@@ -87,6 +87,7 @@ def save_model(model: FeedbackModel, directory: str | os.PathLike[str], meta: di
                 "labels": model.labels.to_dict(),
                 "thresholds": {k: float(v) for k, v in model.thresholds_.items()},
                 "sentiment_bias": {s: float(b) for s, b in zip(model.sentiment_labels_, model.sentiment_bias_)},
+                "neural_weight": float(getattr(model, "neural_weight_", 0.0)),
                 "params": _jsonable(model.get_params()),
                 "normaliser_version": NORMALISER_VERSION,
                 "libraries": library_versions(),
@@ -121,6 +122,8 @@ def _dump_parts(model: FeedbackModel, path: Path) -> None:
 
     vectorisers = _vectorisers(model.featuriser_)
     vocabularies = [step.__dict__.pop("vocabulary_") for step in vectorisers]
+    neural = getattr(model, "sentiment_neural_", None)
+    neural_vocabulary = neural.__dict__.pop("vocabulary_") if neural is not None else None
     try:
         parts = {
             "featuriser": model.featuriser_,
@@ -128,10 +131,15 @@ def _dump_parts(model: FeedbackModel, path: Path) -> None:
             "theme_estimators": list(model.theme_estimators_),
             "sentiment_estimator": model.sentiment_estimator_,
         }
+        if neural is not None:
+            parts["sentiment_neural"] = neural
+            parts["neural_vocabulary"] = "\n".join(neural_vocabulary)
         sio.dump(parts, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
     finally:
         for step, vocabulary in zip(vectorisers, vocabularies):
             step.vocabulary_ = vocabulary
+        if neural is not None:
+            neural.vocabulary_ = neural_vocabulary
 
 
 def _jsonable(value: Any) -> Any:
@@ -237,6 +245,11 @@ def _assemble(parts: Any, meta: dict[str, Any], directory: Path, expected_themes
     model.theme_labels_, model.sentiment_labels_ = themes, sentiments
     model.thresholds_ = {t: float(meta.get("thresholds", {}).get(t, 0.5)) for t in themes}
     model.sentiment_bias_ = np.array([float(meta.get("sentiment_bias", {}).get(s, 0.0)) for s in sentiments])
+    model.sentiment_neural_ = parts.get("sentiment_neural")
+    model.neural_weight_ = float(meta.get("neural_weight", 0.0)) if model.sentiment_neural_ is not None else 0.0
+    if model.sentiment_neural_ is not None:
+        joined = parts.get("neural_vocabulary") or ""
+        model.sentiment_neural_.vocabulary_ = joined.split("\n") if joined else []
     classes = [] if model.sentiment_estimator_ is None else [str(c) for c in model.sentiment_estimator_.classes_]
     if len(model.theme_estimators_) != len(themes) or not set(classes) <= set(sentiments):
         raise IncompatibleModelError(

@@ -67,6 +67,7 @@ def train_from_files(
     grid: dict[str, list[Any]] | None = None,
     drop_conflicts: bool = False,
     augment_without_diacritics: bool = False,
+    neural: bool = False,
     command: str | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
@@ -103,7 +104,8 @@ def train_from_files(
         labels = names
     model, report = train_model(
         train, dev, seed=seed, grid=grid, theme_labels=labels or None, sentiment_labels=list(sentiment_labels),
-        n_jobs=n_jobs, use_cache=use_cache, augment_without_diacritics=augment_without_diacritics, progress=say,
+        n_jobs=n_jobs, use_cache=use_cache, augment_without_diacritics=augment_without_diacritics, neural=neural,
+        progress=say,
     )
     # The users' own held-out texts, scored by the model as tuned before the final refit (which
     # sees them): the fair ground for comparing with an existing model.
@@ -126,7 +128,8 @@ def train_from_files(
             "files": all_files, "fingerprint": _fingerprint(all_files), "base": base,
             "n_train": len(train), "n_dev": len(dev), "fitted_on": "train + dev (tuned on dev)",
         },
-        "tuning": {"chosen": report.params, "seed": seed, "seconds": report.seconds, "tried": len(report.tried)},
+        "tuning": {"chosen": report.params, "seed": seed, "seconds": report.seconds, "tried": len(report.tried),
+                   "neural": report.neural},
         "metrics": {"dev": report.dev_metrics, "held_out_user_data": held_out_metrics},
         "recipe": command or "feedback-nlp train",
     }
@@ -138,6 +141,16 @@ def train_from_files(
     save_model(model, target, meta)
     meta.pop("_extra_files", None)
     return TrainResult(target, meta, comparison, backup)
+
+
+def _neural_lines(neural: dict[str, Any] | None) -> list[str]:
+    if not neural:
+        return []
+    if not neural["weight"]:
+        return ["", f"A neural member (word BiLSTM) was trained but left out: blending it did not raise dev macro-F1 ({neural['dev_macro_f1']:.3f})."]
+    return ["", f"Sentiment blends a word BiLSTM ({neural['size']} units, {neural['epochs']} epochs, learnt from scratch) "
+                f"into the linear model's scores with weight {neural['weight']} (chosen on dev). Explanations list the linear "
+                "model's features only; the scores include the network."]
 
 
 def model_card(meta: dict[str, Any], themes: list[str], sentiments: list[str]) -> str:
@@ -159,6 +172,7 @@ def model_card(meta: dict[str, Any], themes: list[str], sentiments: list[str]) -
         *(f"| {Path(path).name} | `{digest[:16]}…` |" for path, digest in meta["training_data"]["files"].items()),
         "",
         f"Chosen settings: `{meta['tuning']['chosen']}` (seed {meta['tuning']['seed']}).",
+        *_neural_lines(meta["tuning"].get("neural")),
         "",
         "## Metrics on the dev split (before the final refit)",
     ]

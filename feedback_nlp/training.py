@@ -148,6 +148,7 @@ class TrainingReport:
     tried: list[dict[str, Any]]
     tuned_model: FeedbackModel  # fitted on train only: the one to score on held-out data
     cv_metrics: dict[str, Any]  # cross-validated scores of the sentiment model candidates
+    neural: dict[str, Any] | None = None  # the neural member's epochs, blend weight and dev score
 
 
 def _tune_thresholds(model: FeedbackModel, features: Any, data: LabelledData) -> tuple[float, dict[str, float]]:
@@ -199,13 +200,15 @@ def train_model(
     use_cache: bool = False,
     refit: bool = True,
     augment_without_diacritics: bool = False,
+    neural: bool = False,
     progress: Progress | None = None,
 ) -> tuple[FeedbackModel, TrainingReport]:
     """Tune on ``dev`` (or a seeded hold-out of ``train``), then refit on train + dev.
 
     ``augment_without_diacritics`` adds to the training texts a copy, with diacritics removed,
     of each one that has them (BENCHMARKS.md: it halves what text typed without diacritics
-    loses, at no cost on normal text).
+    loses, at no cost on normal text). ``neural`` (needs PyTorch) also trains a word BiLSTM for
+    the sentiment head and blends it in with a weight chosen on dev (0 leaves it out).
     """
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
@@ -251,6 +254,9 @@ def train_model(
         _tune_thresholds(model, dev_x, dev)
     if bias is not None:
         model.sentiment_bias_ = bias
+    neural_report = None
+    if neural and has_sentiment:
+        neural_report = _add_neural_member(model, train, train_docs, dev, dev_docs, dev_x, seed, say)
     dev_metrics = evaluate_prepared(model, dev_docs, dev)
     if refit:
         say(f"refitting on train + dev ({len(everything):,} texts)")
@@ -258,15 +264,47 @@ def train_model(
         final.fit_heads(all_x, everything.themes, everything.sentiment, everything.scope())
         final.thresholds_ = dict(model.thresholds_)
         final.sentiment_bias_ = model.sentiment_bias_.copy()
+        if model.sentiment_neural_ is not None:
+            from .neural import WordBiLSTM
+
+            epochs = model.sentiment_neural_.best_epoch_
+            say(f"retraining the neural member on train + dev for {epochs} epochs")
+            rows = sentiment_rows(everything)
+            final.sentiment_neural_ = WordBiLSTM(epochs=epochs, random_state=seed).fit(
+                [(train_docs + dev_docs)[i] for i in rows], [everything.sentiment[i] for i in rows])  # type: ignore[index]
+            final.neural_weight_ = model.neural_weight_
     else:
         final = model
     report = TrainingReport(
         params=chosen, thresholds=dict(final.thresholds_),
         sentiment_bias={s: float(b) for s, b in zip(final.sentiment_labels_, final.sentiment_bias_)},
         dev_metrics=dev_metrics, seconds=round(time.perf_counter() - started, 2), tried=tried, tuned_model=model,
-        cv_metrics=cv_metrics,
+        cv_metrics=cv_metrics, neural=neural_report,
     )
     return final, report
+
+
+def _add_neural_member(model: FeedbackModel, train: LabelledData, train_docs: list[str], dev: LabelledData,
+                       dev_docs: list[str], dev_x: Any, seed: int, say: Progress) -> dict[str, Any]:
+    """Train a WordBiLSTM on train (epoch chosen on dev) and attach it to ``model`` with the
+    blend weight that maximises dev macro-F1; weight 0 attaches nothing."""
+    from .neural import WordBiLSTM, choose_blend_weight
+
+    rows, dev_rows = sentiment_rows(train), sentiment_rows(dev)
+    say(f"training the neural member (word BiLSTM) on {len(rows):,} texts")
+    network = WordBiLSTM(random_state=seed).fit(
+        [train_docs[i] for i in rows], [train.sentiment[i] for i in rows],  # type: ignore[index]
+        [dev_docs[i] for i in dev_rows], [dev.sentiment[i] for i in dev_rows])  # type: ignore[index]
+    linear_dev = model.predict_proba_features(dev_x[dev_rows])[1]
+    neural_dev = np.zeros_like(linear_dev)
+    for k, label in enumerate(network.classes_):
+        neural_dev[:, model.sentiment_labels_.index(str(label))] = network.predict_proba([dev_docs[i] for i in dev_rows])[:, k]
+    truth = [dev.sentiment[i] for i in dev_rows]  # type: ignore[index]
+    weight, score = choose_blend_weight(linear_dev, neural_dev, truth, model.sentiment_labels_)
+    say(f"neural member: best epoch {network.best_epoch_}, blend weight {weight} (dev macro-F1 {score:.4f})")
+    if weight > 0:
+        model.sentiment_neural_, model.neural_weight_ = network, weight
+    return {"size": network.size, "epochs": network.best_epoch_, "weight": weight, "dev_macro_f1": round(score, 4)}
 
 
 def _workers(n_jobs: int) -> int:

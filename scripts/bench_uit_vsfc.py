@@ -1,6 +1,6 @@
 """Real-data check of the retraining path on UIT-VSFC (Vietnamese students' feedback).
 
-Usage: python scripts/bench_uit_vsfc.py [--data ../shared/data/uit-vsfc] [--json OUT] [--jobs -1] [--syllables 1,2]
+Usage: python scripts/bench_uit_vsfc.py [--data ../shared/data/uit-vsfc] [--json OUT] [--jobs -1] [--syllables 1,2] [--neural]
 
 (As ``feedback-nlp train --drop-conflicts``: one train sentence appears twice with different
 sentiment labels, and both copies are left out.)
@@ -43,7 +43,7 @@ TASKS = {
 }
 
 
-def run_task(name: str, data: Path, work: Path, jobs: int, grid: dict | None = None) -> dict:
+def run_task(name: str, data: Path, work: Path, jobs: int, grid: dict | None = None, neural: bool = False) -> dict:
     column, labels = TASKS[name]
     columns = Columns(text="text", themes="themes", sentiment=column)
     result = {}
@@ -54,7 +54,7 @@ def run_task(name: str, data: Path, work: Path, jobs: int, grid: dict | None = N
                 f.unlink()
         started = time.perf_counter()
         out = train_from_files([data / "train.jsonl"], work / f"{name}-{cache}", base="none", dev_file=data / "dev.jsonl",
-                               columns=columns, sentiment_labels=labels, n_jobs=jobs, use_cache=True, drop_conflicts=True, grid=grid,
+                               columns=columns, sentiment_labels=labels, n_jobs=jobs, use_cache=True, drop_conflicts=True, grid=grid, neural=neural,
                                progress=lambda m: print(f"  [{name}] {m}", file=sys.stderr) if not m.startswith("segmented ") else None)
         result[f"train_seconds_{cache}_cache"] = round(time.perf_counter() - started, 1)
     model = load_model(out.output)
@@ -65,6 +65,7 @@ def run_task(name: str, data: Path, work: Path, jobs: int, grid: dict | None = N
         "per_class_f1": {k: v["f1"] for k, v in metrics["per_class"].items()},
         "chosen": out.meta["tuning"]["chosen"], "dev": out.meta["metrics"]["dev"]["sentiment"]["macro_f1"],
         "bias": json.loads((out.output / "meta.json").read_text())["sentiment_bias"],
+        "neural": out.meta["tuning"].get("neural"),
     })
     if "neutral" in result["per_class_f1"]:
         result["neutral_f1"] = result["per_class_f1"]["neutral"]
@@ -79,6 +80,8 @@ def main() -> None:
     parser.add_argument("--tasks", default="sentiment,topic")
     parser.add_argument("--syllables", metavar="LOW,HIGH",
                         help="also offer the trainer feature settings with syllable n-grams (not in the default grid)")
+    parser.add_argument("--neural", action="store_true",
+                        help="train with feedback-nlp train --neural (a word BiLSTM blended in; needs PyTorch)")
     args = parser.parse_args()
     grid = grid_with_syllables(tuple(int(n) for n in args.syllables.split(","))) if args.syllables else None
     if not all((args.data / f"{s}.jsonl").is_file() for s in ("train", "dev", "test")):
@@ -87,14 +90,14 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks.split(","):
-            results[task] = run_task(task, args.data, Path(tmp), args.jobs, grid)
+            results[task] = run_task(task, args.data, Path(tmp), args.jobs, grid, args.neural)
     print(f"\nUIT-VSFC test split, feedback-nlp train --base none (tuned on dev), {os.cpu_count()} CPUs:")
     print(f"{'task':<10} {'accuracy':>9} {'weighted-F1':>12} {'macro-F1':>9} {'neutral-F1':>11} {'train s (cold/warm cache)':>27}")
     for task, r in results.items():
         neutral = f"{r['neutral_f1']:.4f}" if "neutral_f1" in r else "-"
         print(f"{task:<10} {r['accuracy']:>9.4f} {r['weighted_f1']:>12.4f} {r['macro_f1']:>9.4f} {neutral:>11} "
               f"{r['train_seconds_cold_cache']:>16.1f} / {r['train_seconds_warm_cache']:.1f}")
-        print(f"           per class F1 {r['per_class_f1']}; chosen {r['chosen']}; offsets {r['bias']}")
+        print(f"           per class F1 {r['per_class_f1']}; chosen {r['chosen']}; offsets {r['bias']}; neural {r['neural']}")
     print("published (weighted F1): MaxEnt 0.8794 sentiment / 0.8403 topic; Bi-LSTM 0.920 / 0.896; PhoBERT 0.9392 sentiment")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

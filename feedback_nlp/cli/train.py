@@ -29,6 +29,7 @@ def train_command(
     force: bool = typer.Option(False, "--force", help="With --replace: replace even when the new model scores worse."),
     tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", help="With --replace: how much macro-F1 the new model may lose."),
     augment: bool = typer.Option(False, "--augment-no-diacritics", help="Also train on copies of the texts with diacritics removed (more robust to text typed without them; the shipped model uses it)."),
+    neural: bool = typer.Option(False, "--neural", help="Also train a small word BiLSTM for the sentiment (single-choice) labels and blend it in with a weight chosen on dev. Needs PyTorch to train (pip install \"feedback-nlp[neural]\"), not to tag; adds about a minute on 2 cores."),
     drop_conflicts: bool = typer.Option(False, "--drop-conflicts", help="Leave out texts that appear with different labels (with a warning) instead of stopping."),
     jobs: int = typer.Option(-1, "--jobs", "-j", help="Processes for word segmentation (-1: all cores)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the segmentation cache (~/.cache/feedback-nlp)."),
@@ -47,7 +48,7 @@ def train_command(
             theme_labels=[t.strip() for t in labels.split(",") if t.strip()] if labels else None,
             sentiment_labels=[s.strip() for s in sentiment_labels.split(",") if s.strip()], replace=replace, force=force,
             tolerance=tolerance, n_jobs=jobs, use_cache=not no_cache, drop_conflicts=drop_conflicts,
-            augment_without_diacritics=augment,
+            augment_without_diacritics=augment, neural=neural,
             command="feedback-nlp " + " ".join(shlex.quote(a) for a in sys.argv[1:]), progress=say,
         )
     except ReplaceRefusedError as exc:

@@ -1,0 +1,208 @@
+"""An optional small neural member for single-choice heads: a word BiLSTM learnt from scratch.
+
+Trained with PyTorch (``pip install "feedback-nlp[neural]"``), run with numpy: a saved model tags
+without torch. Sequences are packed in training and reversed per text in numpy, so a text's
+scores never depend on the other texts in its batch. The trainer blends its probabilities with
+the linear model's by a weighted geometric mean (BENCHMARKS.md, section 3).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from .errors import TrainingError
+from .evaluation import macro_f1_codes
+
+PAD, UNKNOWN = 0, 1
+
+
+def torch_available() -> bool:
+    """Whether PyTorch can be imported (needed to train, not to tag)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+class WordBiLSTM(ClassifierMixin, BaseEstimator):
+    """Embeddings -> bidirectional LSTM -> max over time -> softmax, over segmented words.
+
+    ``fit`` keeps the epoch with the best dev macro-F1 when dev texts are given (``best_epoch_``),
+    else trains ``epochs`` epochs. Learned state: ``vocabulary_``, ``classes_``, ``weights_``.
+    """
+
+    def __init__(self, size: int = 64, epochs: int = 10, max_words: int = 60, min_count: int = 2,
+                 batch_size: int = 64, learning_rate: float = 1e-3, dropout: float = 0.5, random_state: int = 0) -> None:
+        self.size = size
+        self.epochs = epochs
+        self.max_words = max_words
+        self.min_count = min_count
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.dropout = dropout
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------- encoding
+    def _encode(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        lookup = self.__dict__.get("_lookup")
+        if lookup is None:
+            lookup = self.__dict__["_lookup"] = {w: i + 2 for i, w in enumerate(self.vocabulary_)}
+        ids = np.zeros((len(docs), self.max_words), dtype=np.int64)
+        lengths = np.ones(len(docs), dtype=np.int64)
+        for row, doc in enumerate(docs):
+            words = [lookup.get(w, UNKNOWN) for w in doc.lower().split()][: self.max_words] or [UNKNOWN]
+            ids[row, : len(words)] = words
+            lengths[row] = len(words)
+        return ids, lengths
+
+    # ----------------------------------------------------------------- training
+    def fit(self, docs: Sequence[str], y: Sequence[str], dev_docs: Sequence[str] | None = None,
+            dev_y: Sequence[str] | None = None) -> WordBiLSTM:
+        if not torch_available():
+            raise TrainingError('The neural member needs PyTorch to train: pip install "feedback-nlp[neural]" '
+                                "(or pip install torch), or train without --neural.")
+        import torch
+        from torch import nn
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        self.classes_ = np.array(sorted(set(map(str, y))))
+        counts = Counter(w for doc in docs for w in doc.lower().split())
+        self.vocabulary_ = [w for w, c in sorted(counts.items()) if c >= self.min_count]
+        self.__dict__.pop("_lookup", None)
+        codes = {label: k for k, label in enumerate(self.classes_)}
+        x, lengths = (torch.from_numpy(a) for a in self._encode(docs))
+        target = torch.tensor([codes[str(label)] for label in y])
+        torch.manual_seed(self.random_state)
+        size, n_classes = self.size, len(self.classes_)
+        dropout = self.dropout
+
+        class Network(nn.Module):
+            def __init__(self, vocabulary_size: int) -> None:
+                super().__init__()
+                self.embed = nn.Embedding(vocabulary_size, size, padding_idx=PAD)
+                self.rnn = nn.LSTM(size, size, batch_first=True, bidirectional=True)
+                self.drop = nn.Dropout(dropout)
+                self.out = nn.Linear(2 * size, n_classes)
+
+            def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+                width = int(lengths.max())
+                packed = pack_padded_sequence(self.drop(self.embed(ids[:, :width])), lengths, batch_first=True, enforce_sorted=False)
+                hidden, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, padding_value=-1e4)
+                return self.out(self.drop(hidden.max(dim=1).values))
+
+        network = Network(len(self.vocabulary_) + 2)
+        optimiser = torch.optim.Adam(network.parameters(), lr=self.learning_rate)
+        generator = torch.Generator().manual_seed(self.random_state)
+        dev_codes = None if dev_y is None else np.array([codes.get(str(label), -1) for label in dev_y])
+        best = (-1.0, None, self.epochs)
+        for epoch in range(1, self.epochs + 1):
+            network.train()
+            order = torch.randperm(len(x), generator=generator)
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                optimiser.zero_grad()
+                nn.functional.cross_entropy(network(x[batch], lengths[batch]), target[batch]).backward()
+                optimiser.step()
+            if dev_docs is not None and dev_codes is not None:
+                self.weights_ = self._weights_of(network)
+                predicted = np.argmax(self.predict_proba(dev_docs), axis=1)
+                known = dev_codes >= 0
+                score = macro_f1_codes(dev_codes[known], predicted[known], n_classes)
+                if score > best[0]:
+                    best = (score, self.weights_, epoch)
+        if best[1] is not None:
+            self.weights_ = best[1]
+        else:
+            self.weights_ = self._weights_of(network)
+        self.best_epoch_ = best[2]
+        return self
+
+    @staticmethod
+    def _weights_of(network: Any) -> dict[str, np.ndarray]:
+        rnn = network.rnn
+        get = lambda t: t.detach().numpy().astype(np.float32).copy()  # noqa: E731
+        return {
+            "embed": get(network.embed.weight),
+            "w_ih": get(rnn.weight_ih_l0), "w_hh": get(rnn.weight_hh_l0), "b": get(rnn.bias_ih_l0 + rnn.bias_hh_l0),
+            "w_ih_reverse": get(rnn.weight_ih_l0_reverse), "w_hh_reverse": get(rnn.weight_hh_l0_reverse),
+            "b_reverse": get(rnn.bias_ih_l0_reverse + rnn.bias_hh_l0_reverse),
+            "out_w": get(network.out.weight), "out_b": get(network.out.bias),
+        }
+
+    # ----------------------------------------------------------------- inference (numpy)
+    def _direction(self, inputs: np.ndarray, lengths: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray,
+                   b: np.ndarray) -> np.ndarray:
+        """Max over each text's steps of one LSTM direction run over ``inputs`` (valid steps first)."""
+        n, width, _ = inputs.shape
+        hidden_size = w_hh.shape[1]
+        projected = inputs @ w_ih.T + b
+        h = np.zeros((n, hidden_size), dtype=np.float32)
+        c = np.zeros((n, hidden_size), dtype=np.float32)
+        pooled = np.full((n, hidden_size), -np.inf, dtype=np.float32)
+        for t in range(width):
+            gates = projected[:, t] + h @ w_hh.T
+            i, f = _sigmoid(gates[:, :hidden_size]), _sigmoid(gates[:, hidden_size:2 * hidden_size])
+            g, o = np.tanh(gates[:, 2 * hidden_size:3 * hidden_size]), _sigmoid(gates[:, 3 * hidden_size:])
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            valid = t < lengths
+            pooled[valid] = np.maximum(pooled[valid], h[valid])
+        return pooled
+
+    def predict_proba(self, docs: Sequence[str]) -> np.ndarray:
+        """Class probabilities (columns in ``classes_`` order), 512 texts at a time, shortest first."""
+        ids, lengths = self._encode(docs)
+        w = self.weights_
+        out = np.zeros((len(docs), len(self.classes_)))
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, len(order), 512):
+            rows = order[start:start + 512]
+            width = int(lengths[rows].max())
+            batch_ids, batch_lengths = ids[rows, :width], lengths[rows]
+            forward = w["embed"][batch_ids]
+            steps = np.arange(width)
+            reversed_ids = np.where(steps < batch_lengths[:, None], batch_lengths[:, None] - 1 - steps, steps)
+            backward = w["embed"][np.take_along_axis(batch_ids, reversed_ids, axis=1)]
+            pooled = np.hstack([self._direction(forward, batch_lengths, w["w_ih"], w["w_hh"], w["b"]),
+                                self._direction(backward, batch_lengths, w["w_ih_reverse"], w["w_hh_reverse"], w["b_reverse"])])
+            logits = pooled @ w["out_w"].T + w["out_b"]
+            logits -= logits.max(axis=1, keepdims=True)
+            proba = np.exp(logits)
+            out[rows] = proba / proba.sum(axis=1, keepdims=True)
+        return out
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_lookup", None)
+        return state
+
+
+def blend(linear: np.ndarray, neural: np.ndarray, weight: float) -> np.ndarray:
+    """Weighted geometric mean of two probability matrices, renormalised per row."""
+    log = (1 - weight) * np.log(np.clip(linear, 1e-9, 1.0)) + weight * np.log(np.clip(neural, 1e-9, 1.0))
+    merged = np.exp(log - log.max(axis=1, keepdims=True))
+    return merged / merged.sum(axis=1, keepdims=True)
+
+
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
+
+
+def choose_blend_weight(linear_dev: np.ndarray, neural_dev: np.ndarray, truth: Sequence[str],
+                        labels: Sequence[str]) -> tuple[float, float]:
+    """The BLEND_WEIGHTS value with the best dev macro-F1 (smallest on ties), and that score."""
+    labels = list(labels)
+    codes = np.array([labels.index(t) for t in truth], dtype=np.int64)
+    best = (0.0, -1.0)
+    for weight in BLEND_WEIGHTS:
+        score = macro_f1_codes(codes, np.argmax(blend(linear_dev, neural_dev, weight), axis=1), len(labels))
+        if score > best[1] + 1e-9:
+            best = (weight, score)
+    return best

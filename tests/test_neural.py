@@ -1,0 +1,135 @@
+"""The optional neural member: numpy inference equals PyTorch's, scores do not depend on the
+batch, training is deterministic, models with it save/load/explain, the trainer attaches it by a
+dev-chosen weight, and a clear error without PyTorch."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import CORPUS, PYTHON, ROOT, read_jsonl
+
+import feedback_nlp.neural as neural
+from feedback_nlp import FeedbackModel, TrainingError, load_model, save_model
+from feedback_nlp.explain import explain_text
+from feedback_nlp.neural import WordBiLSTM, blend, choose_blend_weight
+from feedback_nlp.training import prepare_texts
+
+PROBES = ["Cán bộ hướng dẫn tận tình", "nop ho so online bi loi hoai", "đòi tiền trà nước mới làm", "đường lầy lội quá", ""]
+
+
+@pytest.fixture(scope="module")
+def sentiment_docs():
+    records = read_jsonl(CORPUS / "train.jsonl")[:700]
+    return prepare_texts([r["text"] for r in records]), [r["sentiment"] for r in records]
+
+
+@pytest.fixture(scope="module")
+def small_network(sentiment_docs):
+    pytest.importorskip("torch")
+    docs, labels = sentiment_docs
+    return WordBiLSTM(size=16, epochs=3, random_state=1).fit(docs[:550], labels[:550], docs[550:], labels[550:])
+
+
+def test_fit_without_torch_says_how_to_install(monkeypatch, sentiment_docs):
+    monkeypatch.setattr(neural, "torch_available", lambda: False)
+    with pytest.raises(TrainingError, match=r"PyTorch.*feedback-nlp\[neural\]"):
+        WordBiLSTM().fit(*sentiment_docs)
+
+
+def test_numpy_inference_equals_pytorch(small_network, sentiment_docs):
+    import torch
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    docs = sentiment_docs[0] + ["", "một từ", "x " * 100]
+    w, size = small_network.weights_, small_network.size
+    rnn = nn.LSTM(size, size, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for name, key in [("weight_ih_l0", "w_ih"), ("weight_hh_l0", "w_hh"), ("bias_ih_l0", "b"),
+                          ("weight_ih_l0_reverse", "w_ih_reverse"), ("weight_hh_l0_reverse", "w_hh_reverse"),
+                          ("bias_ih_l0_reverse", "b_reverse")]:
+            getattr(rnn, name).copy_(torch.from_numpy(w[key]))
+        rnn.bias_hh_l0.zero_()
+        rnn.bias_hh_l0_reverse.zero_()
+        ids, lengths = small_network._encode(docs)
+        embedded = torch.from_numpy(w["embed"][ids[:, :lengths.max()]])
+        packed = pack_padded_sequence(embedded, torch.from_numpy(lengths), batch_first=True, enforce_sorted=False)
+        pooled = pad_packed_sequence(rnn(packed)[0], batch_first=True, padding_value=-1e4)[0].max(dim=1).values.numpy()
+    logits = pooled @ w["out_w"].T + w["out_b"]
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert np.abs(small_network.predict_proba(docs) - expected).max() < 1e-5
+
+
+def test_scores_do_not_depend_on_the_batch(small_network, sentiment_docs):
+    docs = sentiment_docs[0][:300]
+    whole = small_network.predict_proba(docs)
+    in_sevens = np.vstack([small_network.predict_proba(docs[i:i + 7]) for i in range(0, len(docs), 7)])
+    assert np.abs(whole - in_sevens).max() < 1e-5
+    assert np.allclose(whole.sum(axis=1), 1.0)
+
+
+def test_same_seed_same_network(small_network, sentiment_docs):
+    docs, labels = sentiment_docs
+    again = WordBiLSTM(size=16, epochs=3, random_state=1).fit(docs[:550], labels[:550], docs[550:], labels[550:])
+    assert again.best_epoch_ == small_network.best_epoch_ and again.vocabulary_ == small_network.vocabulary_
+    assert all(np.array_equal(again.weights_[k], small_network.weights_[k]) for k in small_network.weights_)
+
+
+def test_blend_weight_is_chosen_on_dev():
+    truth = ["a", "b", "a", "b"]
+    linear = np.array([[0.9, 0.1], [0.6, 0.4], [0.8, 0.2], [0.45, 0.55]])  # second text wrong
+    network = np.array([[0.6, 0.4], [0.1, 0.9], [0.7, 0.3], [0.4, 0.6]])  # all right
+    weight, score = choose_blend_weight(linear, network, truth, ["a", "b"])
+    assert weight > 0 and score == 1.0
+    assert choose_blend_weight(linear, linear, truth, ["a", "b"])[0] == 0.0  # ties keep the linear model alone
+    assert np.allclose(blend(linear, network, 0.0), linear)
+
+
+def test_model_with_a_neural_member_saves_loads_and_explains(tmp_path, small_network, small_records):
+    texts = [r["text"] for r in small_records[:300]]
+    model = FeedbackModel(char_max_features=20_000).fit(texts, small_records[:300])
+    plain = [r.to_dict() for r in model.tag_many(PROBES)]
+    model.sentiment_neural_, model.neural_weight_ = small_network, 0.5
+    blended = [r.to_dict() for r in model.tag_many(PROBES)]
+    assert [r["sentiment_scores"] for r in blended] != [r["sentiment_scores"] for r in plain]
+    directory = save_model(model, tmp_path / "nn", {"name": "neural"})
+    assert json.loads((directory / "meta.json").read_text())["neural_weight"] == 0.5
+    loaded = load_model(directory)
+    assert loaded.neural_weight_ == 0.5 and loaded.sentiment_neural_.vocabulary_ == small_network.vocabulary_
+    assert [r.to_dict() for r in loaded.tag_many(PROBES)] == blended
+    explanation = explain_text(loaded, PROBES[0])
+    scores = {label: round(score, 4) for label, score in blended[0]["sentiment_scores"].items()}
+    assert round(explanation.sentiment.score, 4) == scores[explanation.sentiment.label]
+
+
+def test_trainer_attaches_the_network_by_a_dev_chosen_weight(tmp_path):
+    pytest.importorskip("torch")
+    import pandas as pd
+
+    from feedback_nlp.retrain import train_from_files
+
+    records = read_jsonl(CORPUS / "train.jsonl")[:900]
+    path = tmp_path / "office.csv"
+    pd.DataFrame({"text": [r["text"] for r in records], "sentiment": [r["sentiment"] for r in records]}).to_csv(path, index=False)
+    grid = {"features": [{"word_ngram_range": (1, 2), "char_ngram_range": (3, 5)}], "C": [3.0], "class_weight": ["balanced"]}
+    result = train_from_files([path], tmp_path / "model", base="none", seed=2, grid=grid, neural=True, use_cache=False)
+    report = result.meta["tuning"]["neural"]
+    assert set(report) == {"size", "epochs", "weight", "dev_macro_f1"} and 1 <= report["epochs"] <= 10
+    model = load_model(result.output)
+    card = (result.output / "MODEL_CARD.md").read_text(encoding="utf-8")
+    if report["weight"] > 0:
+        assert model.neural_weight_ == report["weight"] and model.sentiment_neural_.epochs == report["epochs"]
+        assert "word BiLSTM" in card and f"weight {report['weight']}" in card
+    else:
+        assert model.sentiment_neural_ is None and "left out" in card
+    assert model.tag("Cán bộ hướng dẫn tận tình").sentiment in ("negative", "neutral", "positive")
+
+
+def test_cli_train_has_a_neural_option():
+    import subprocess
+
+    done = subprocess.run([PYTHON, "-m", "feedback_nlp", "train", "--help"], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "COLUMNS": "200"}, timeout=60)
+    assert done.returncode == 0 and "--neural" in done.stdout and "PyTorch" in done.stdout
