@@ -111,9 +111,7 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
         best = (-1.0, None, self.epochs)
         for epoch in range(1, self.epochs + 1):
             network.train()
-            order = torch.randperm(len(x), generator=generator)
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
+            for batch in self._batches(lengths_t, generator):
                 optimiser.zero_grad()
                 logits = network(x[batch], x_reversed[batch], lengths_t[batch])
                 nn.functional.cross_entropy(logits, target[batch]).backward()
@@ -131,6 +129,20 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
             self.weights_ = self._weights_of(network)
         self.best_epoch_ = best[2]
         return self
+
+    def _batches(self, lengths: Any, generator: Any) -> list[Any]:
+        """Shuffled batches of texts of similar length (sorted within pools of 50 batches), so
+        little time goes on padding; the batch order is shuffled too."""
+        import torch
+
+        order = torch.randperm(len(lengths), generator=generator)
+        pool = 50 * self.batch_size
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = order[start:start + pool]
+            chunk = chunk[torch.argsort(lengths[chunk], stable=True)]
+            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
     @staticmethod
     def _weights_of(network: Any) -> dict[str, np.ndarray]:
