@@ -105,9 +105,11 @@ class SentimentEnsemble(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
-def combine(probabilities: Sequence[np.ndarray]) -> np.ndarray:
-    """Geometric mean of probability matrices, renormalised per row."""
-    log_mean = np.mean([np.log(np.clip(p, 1e-9, 1.0)) for p in probabilities], axis=0)
+def combine(probabilities: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+    """Geometric mean (weighted, when ``weights`` summing to 1 are given) of probability
+    matrices, renormalised per row."""
+    logs = [np.log(np.clip(p, 1e-9, 1.0)) for p in probabilities]
+    log_mean = np.mean(logs, axis=0) if weights is None else sum(w * log for w, log in zip(weights, logs))
     merged = np.exp(log_mean - log_mean.max(axis=1, keepdims=True))
     return merged / merged.sum(axis=1, keepdims=True)
 

@@ -223,11 +223,7 @@ class FeedbackModel(BaseEstimator):
             return sentiment
         from .neural import blend
 
-        proba = neural.predict_proba(list(docs))
-        aligned = np.zeros_like(sentiment)
-        for k, label in enumerate(neural.classes_):
-            aligned[:, self.sentiment_labels_.index(str(label))] = proba[:, k]
-        return blend(sentiment, aligned, weight)
+        return blend(sentiment, neural.predict_proba_in(list(docs), self.sentiment_labels_), weight)
 
     def predict_proba_features(self, features: Any) -> tuple[np.ndarray, np.ndarray]:
         """Theme and sentiment probabilities from featurised texts (sentiment offsets applied)."""

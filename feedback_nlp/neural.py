@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from .ensemble import combine
 from .errors import TrainingError
 from .evaluation import macro_f1_codes
 
@@ -108,6 +109,7 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
         optimiser = torch.optim.Adam(network.parameters(), lr=self.learning_rate)
         generator = torch.Generator().manual_seed(self.random_state)
         dev_codes = None if dev_y is None else np.array([codes.get(str(label), -1) for label in dev_y])
+        dev_encoded = self._encode(dev_docs) if dev_docs is not None else None
         best = (-1.0, None, self.epochs)
         for epoch in range(1, self.epochs + 1):
             network.train()
@@ -116,9 +118,9 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
                 logits = network(x[batch], x_reversed[batch], lengths_t[batch])
                 nn.functional.cross_entropy(logits, target[batch]).backward()
                 optimiser.step()
-            if dev_docs is not None and dev_codes is not None:
+            if dev_encoded is not None and dev_codes is not None:
                 self.weights_ = self._weights_of(network)
-                predicted = np.argmax(self.predict_proba(dev_docs), axis=1)
+                predicted = np.argmax(self._proba_encoded(*dev_encoded), axis=1)
                 known = dev_codes >= 0
                 score = macro_f1_codes(dev_codes[known], predicted[known], n_classes)
                 if score > best[0]:
@@ -174,10 +176,21 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
         return pooled
 
     def predict_proba(self, docs: Sequence[str]) -> np.ndarray:
-        """Class probabilities (columns in ``classes_`` order), 512 texts at a time, shortest first."""
-        ids, lengths = self._encode(docs)
+        """Class probabilities (columns in ``classes_`` order)."""
+        return self._proba_encoded(*self._encode(docs))
+
+    def predict_proba_in(self, docs: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+        """Class probabilities with columns in ``labels`` order (0 for labels it never saw)."""
+        proba = self.predict_proba(docs)
+        aligned = np.zeros((len(docs), len(labels)))
+        for k, label in enumerate(self.classes_):
+            aligned[:, list(labels).index(str(label))] = proba[:, k]
+        return aligned
+
+    def _proba_encoded(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Probabilities of encoded texts, 512 at a time, shortest first."""
         w = self.weights_
-        out = np.zeros((len(docs), len(self.classes_)))
+        out = np.zeros((len(ids), len(self.classes_)))
         order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), 512):
             rows = order[start:start + 512]
@@ -207,10 +220,8 @@ def _reverse_within_length(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def blend(linear: np.ndarray, neural: np.ndarray, weight: float) -> np.ndarray:
-    """Weighted geometric mean of two probability matrices, renormalised per row."""
-    log = (1 - weight) * np.log(np.clip(linear, 1e-9, 1.0)) + weight * np.log(np.clip(neural, 1e-9, 1.0))
-    merged = np.exp(log - log.max(axis=1, keepdims=True))
-    return merged / merged.sum(axis=1, keepdims=True)
+    """The linear and neural probabilities' geometric mean, ``weight`` on the neural side."""
+    return combine([linear, neural], weights=(1 - weight, weight))
 
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75)

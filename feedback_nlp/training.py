@@ -271,7 +271,7 @@ def train_model(
             say(f"retraining the neural member on train + dev for {epochs} epochs")
             rows = sentiment_rows(everything)
             final.sentiment_neural_ = WordBiLSTM(epochs=epochs, random_state=seed).fit(
-                [(train_docs + dev_docs)[i] for i in rows], [everything.sentiment[i] for i in rows])  # type: ignore[index]
+                [docs[i] for i in rows], [everything.sentiment[i] for i in rows])  # type: ignore[index]
             final.neural_weight_ = model.neural_weight_
     else:
         final = model
@@ -296,9 +296,7 @@ def _add_neural_member(model: FeedbackModel, train: LabelledData, train_docs: li
         [train_docs[i] for i in rows], [train.sentiment[i] for i in rows],  # type: ignore[index]
         [dev_docs[i] for i in dev_rows], [dev.sentiment[i] for i in dev_rows])  # type: ignore[index]
     linear_dev = model.predict_proba_features(dev_x[dev_rows])[1]
-    neural_dev = np.zeros_like(linear_dev)
-    for k, label in enumerate(network.classes_):
-        neural_dev[:, model.sentiment_labels_.index(str(label))] = network.predict_proba([dev_docs[i] for i in dev_rows])[:, k]
+    neural_dev = network.predict_proba_in([dev_docs[i] for i in dev_rows], model.sentiment_labels_)
     truth = [dev.sentiment[i] for i in dev_rows]  # type: ignore[index]
     weight, score = choose_blend_weight(linear_dev, neural_dev, truth, model.sentiment_labels_)
     say(f"neural member: best epoch {network.best_epoch_}, blend weight {weight} (dev macro-F1 {score:.4f})")

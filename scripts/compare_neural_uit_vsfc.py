@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from feedback_nlp.evaluation import sentiment_metrics  # noqa: E402
+from feedback_nlp.neural import blend as blend_probabilities  # noqa: E402
 from feedback_nlp.training import prepare_texts, train_model  # noqa: E402
 from feedback_nlp.validation import Columns, load_labelled  # noqa: E402
 
@@ -142,8 +143,8 @@ def train_network(kind: str, train_docs: list[str], y_train: np.ndarray, dev_doc
 
 
 def blend(linear: np.ndarray, neural: np.ndarray, weight: float) -> np.ndarray:
-    log = (1 - weight) * np.log(np.clip(linear, 1e-9, 1)) + weight * np.log(np.clip(neural, 1e-9, 1))
-    return log.argmax(1)
+    """Predicted class indices of the blended probabilities (the trainer's blend)."""
+    return blend_probabilities(linear, neural, weight).argmax(1)
 
 
 def scores(labels: list[str], truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
