@@ -20,6 +20,8 @@ from .errors import TrainingError
 from .evaluation import macro_f1_codes
 
 PAD, UNKNOWN = 0, 1
+_NO_TORCH = ('The neural member needs PyTorch to train: pip install "feedback-nlp[neural]" '
+             "(or pip install torch), or train without --neural.")
 
 
 def torch_available() -> bool:
@@ -68,8 +70,7 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
     def fit(self, docs: Sequence[str], y: Sequence[str], dev_docs: Sequence[str] | None = None,
             dev_y: Sequence[str] | None = None) -> WordBiLSTM:
         if not torch_available():
-            raise TrainingError('The neural member needs PyTorch to train: pip install "feedback-nlp[neural]" '
-                                "(or pip install torch), or train without --neural.")
+            raise TrainingError(_NO_TORCH)
         import torch
         from torch import nn
 
@@ -210,6 +211,29 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
         state = dict(self.__dict__)
         state.pop("_lookup", None)
         return state
+
+
+def fit_tuned_and_refit(docs: Sequence[str], y: Sequence[str], dev_docs: Sequence[str], dev_y: Sequence[str],
+                        refit: bool = True, random_state: int = 0, threads: int = 1) -> tuple[WordBiLSTM, WordBiLSTM | None]:
+    """The network the trainer tunes with (fitted on train, epoch chosen on dev) and, when ``refit``,
+    the one it ships (fitted on train + dev for that many epochs), on ``threads`` threads.
+
+    The trainer runs this in a background process beside its linear search: a network this small
+    trains as fast on one thread as on two, so the other core stays with the linear models.
+    """
+    if not torch_available():
+        raise TrainingError(_NO_TORCH)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    with threadpool_limits(threads):
+        tuned = WordBiLSTM(random_state=random_state).fit(docs, y, dev_docs, dev_y)
+        final = None
+        if refit:
+            final = WordBiLSTM(epochs=tuned.best_epoch_, random_state=random_state).fit(
+                list(docs) + list(dev_docs), list(y) + list(dev_y))
+    return tuned, final
 
 
 def _reverse_within_length(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:

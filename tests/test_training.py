@@ -19,7 +19,7 @@ from feedback_nlp import DataError, load_model
 from feedback_nlp.cli import app
 from feedback_nlp.retrain import ReplaceRefusedError, train_from_files
 from feedback_nlp.evaluation import macro_f1_codes
-from feedback_nlp.training import train_model, tune_sentiment_bias
+from feedback_nlp.training import stratified_group_folds, train_model, tune_sentiment_bias
 from feedback_nlp.validation import Columns, load_labelled
 
 runner = CliRunner()
@@ -179,6 +179,25 @@ def test_fast_macro_f1_equals_sklearn(pairs):
     true, pred = (np.array(column) for column in zip(*pairs))
     expected = f1_score(true, pred, labels=[0, 1, 2, 3], average="macro", zero_division=0)
     assert macro_f1_codes(true, pred, 4) == pytest.approx(expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 12), st.integers(2, 5), st.integers(40, 600), st.integers(1, 4), st.integers(0, 10_000))
+def test_cross_validation_folds_equal_scikit_learns(n_classes, n_splits, n_rows, group_size, seed):
+    """The trainer's fast folds are StratifiedGroupKFold's, row for row (>= 8 classes included,
+    where numpy sums pairwise)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    rng = np.random.default_rng(seed)
+    y = np.array([f"label{k}" for k in rng.choice(n_classes, size=n_rows, p=rng.dirichlet(np.ones(n_classes)) * 0.5 + 0.5 / n_classes)])
+    groups = rng.integers(0, max(n_splits, n_rows // group_size), size=n_rows)
+    if len(set(groups)) < n_splits:
+        return
+    expected = list(StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed).split(np.zeros(n_rows), y, groups))
+    folds = stratified_group_folds(y, groups, n_splits, seed)
+    assert len(folds) == n_splits
+    for (train_rows, held_rows), (want_train, want_held) in zip(folds, expected):
+        assert np.array_equal(held_rows, want_held) and np.array_equal(train_rows, want_train)
 
 
 def test_sentiment_offsets_rescue_a_class_the_scores_underrate():
