@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import unicodedata
 from array import array
+from collections import Counter
+from collections.abc import Iterator
 from itertools import repeat
 
 import numpy as np
@@ -52,11 +54,15 @@ class _TfidfBlock(TransformerMixin, BaseEstimator):
     def _features(self, doc: str) -> list[str]:
         raise NotImplementedError
 
+    def _distinct_features(self, docs: list[str]) -> Iterator[set[str]]:
+        """Each document's set of features (for document frequencies)."""
+        return (set(self._features(doc)) for doc in docs)
+
     def fit(self, docs: list[str], y: object = None) -> _TfidfBlock:
-        document_frequency: dict[str, int] = {}
-        for doc in docs:
-            for gram in set(self._features(doc)):
-                document_frequency[gram] = document_frequency.get(gram, 0) + 1
+        self.__dict__.pop("_cache", None)  # ids of an earlier vocabulary
+        document_frequency: Counter[str] = Counter()
+        for features in self._distinct_features(docs):
+            document_frequency.update(features)
         kept = sorted((g for g, df in document_frequency.items() if df >= self.min_df),
                       key=lambda g: (-document_frequency[g], g))
         if self.max_features is not None:
@@ -144,6 +150,17 @@ class SyllableCharVectorizer(_TfidfBlock):
 
     def _features(self, doc: str) -> list[str]:
         return [g for syllable in strip_diacritics(doc).split() for g in self._ngrams(syllable)]
+
+    def _distinct_features(self, docs: list[str]) -> Iterator[set[str]]:
+        grams_of: dict[str, list[str]] = {}  # each distinct syllable's n-grams, built once
+        for doc in docs:
+            features: set[str] = set()
+            for syllable in strip_diacritics(doc).split():
+                grams = grams_of.get(syllable)
+                if grams is None:
+                    grams = grams_of[syllable] = self._ngrams(syllable)
+                features.update(grams)
+            yield features
 
     def _syllable_ids(self, syllable: str) -> array:
         cache = self.__dict__.setdefault("_cache", {})
