@@ -205,11 +205,12 @@ def read_table(path: str | os.PathLike[str], **options: Any) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def row_location(path: str | os.PathLike[str], frame: pd.DataFrame, index: int) -> str:
-    """How a user finds row ``index`` of ``frame`` read from ``path``: a line or a spreadsheet row."""
+def row_locations(path: str | os.PathLike[str], frame: pd.DataFrame) -> list[str]:
+    """How a user finds each row of ``frame`` read from ``path``: a line or a spreadsheet row
+    (row 1 is the header)."""
     if "__line__" in frame.columns:
-        return f"{path}, line {int(frame['__line__'].iloc[index])}"
-    return f"{path}, row {index + 2}"  # row 1 is the header
+        return [f"{path}, line {int(line)}" for line in frame["__line__"].tolist()]
+    return [f"{path}, row {index + 2}" for index in range(len(frame))]
 
 
 def count_rows(path: str | os.PathLike[str], *, encoding: str | None = None, sheet: str | int | None = None) -> int | None:

@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from .errors import DataError
 from .labels import SENTIMENTS
 from .persistence import sha256_file
-from .tables import read_table, row_location
+from .tables import read_table, row_locations
 from .data import LabelledData
 
 CORPUS_SOURCES = ("comment", "survey", "petition", "news")
@@ -144,10 +142,11 @@ def validate_files(
             continue
         report.has_themes |= has_themes
         report.has_sentiment |= has_sentiment
-        for i in range(len(frame)):
+        # Plain lists, not frame.iloc[i]: a pandas row lookup costs ~0.2 ms, 2 s on 12,000 rows.
+        values = {name: frame[name].tolist() for name in frame.columns}
+        for i, where in enumerate(row_locations(path, frame)):
             report.n_rows += 1
-            where = row_location(path, frame, i)
-            row = frame.iloc[i]
+            row = {name: column[i] for name, column in values.items()}
             text = row[columns.text]
             if not isinstance(text, str) or not text.strip():
                 report.problems.append(Problem(where, "empty text", column=columns.text))
@@ -214,7 +213,7 @@ def validate_files(
     return report, data
 
 
-def _check_corpus_fields(row: pd.Series, where: str, present: Any, seen_ids: dict[str, str], report: ValidationReport) -> None:
+def _check_corpus_fields(row: dict[str, Any], where: str, present: Any, seen_ids: dict[str, str], report: ValidationReport) -> None:
     for name, allowed in (("source", CORPUS_SOURCES), ("style", CORPUS_STYLES)):
         value = row[name] if name in present else None
         if value not in allowed:
