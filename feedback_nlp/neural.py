@@ -20,8 +20,6 @@ from .errors import TrainingError
 from .evaluation import macro_f1_codes
 
 PAD, UNKNOWN = 0, 1
-_NO_TORCH = ('The neural member needs PyTorch to train: pip install "feedback-nlp[neural]" '
-             "(or pip install torch), or train without --neural.")
 
 
 def torch_available() -> bool:
@@ -29,6 +27,13 @@ def torch_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("torch") is not None
+
+
+def require_torch() -> None:
+    """Raise TrainingError, saying how to install PyTorch, when it is missing."""
+    if not torch_available():
+        raise TrainingError('The neural member needs PyTorch to train: pip install "feedback-nlp[neural]" '
+                            "(or pip install torch), or train without --neural.")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -69,8 +74,7 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
     # ----------------------------------------------------------------- training
     def fit(self, docs: Sequence[str], y: Sequence[str], dev_docs: Sequence[str] | None = None,
             dev_y: Sequence[str] | None = None) -> WordBiLSTM:
-        if not torch_available():
-            raise TrainingError(_NO_TORCH)
+        require_torch()
         import torch
         from torch import nn
 
@@ -221,8 +225,7 @@ def fit_tuned_and_refit(docs: Sequence[str], y: Sequence[str], dev_docs: Sequenc
     The trainer runs this in a background process beside its linear search: a network this small
     trains as fast on one thread as on two, so the other core stays with the linear models.
     """
-    if not torch_available():
-        raise TrainingError(_NO_TORCH)
+    require_torch()
     import torch
     from threadpoolctl import threadpool_limits
 

@@ -291,10 +291,9 @@ def _start_neural_member(train: LabelledData, train_docs: list[str], dev: Labell
     returns (executor, future)."""
     from joblib.externals.loky import ProcessPoolExecutor
 
-    from .neural import fit_tuned_and_refit, torch_available
+    from .neural import fit_tuned_and_refit, require_torch
 
-    if not torch_available():  # fail now, not after the linear search
-        fit_tuned_and_refit([], [], [], [])
+    require_torch()  # fail now, not after the linear search
     rows, dev_rows = sentiment_rows(train), sentiment_rows(dev)
     say(f"training the neural member (word BiLSTM) on {len(rows):,} texts, in the background")
     executor = ProcessPoolExecutor(max_workers=1)

@@ -127,6 +127,32 @@ def test_trainer_attaches_the_network_by_a_dev_chosen_weight(tmp_path):
     assert model.tag("Cán bộ hướng dẫn tận tình").sentiment in ("negative", "neutral", "positive")
 
 
+def test_trainer_without_torch_fails_before_the_linear_search(monkeypatch, small_records):
+    from feedback_nlp.data import LabelledData
+    from feedback_nlp.training import train_model
+
+    monkeypatch.setattr(neural, "torch_available", lambda: False)
+    data = LabelledData([r["text"] for r in small_records[:200]], None, [r["sentiment"] for r in small_records[:200]], {},
+                        [frozenset()] * 200)
+    messages: list[str] = []
+    with pytest.raises(TrainingError, match=r"PyTorch"):
+        train_model(data, neural=True, progress=messages.append)
+    assert not any(m.startswith("tuning") for m in messages)
+
+
+def test_trainer_runs_the_network_beside_the_linear_search_and_refits_it(sentiment_docs):
+    """fit_tuned_and_refit (what the trainer's background process runs): the shipped network is
+    retrained on train + dev for the epoch count chosen on dev, one thread, deterministic."""
+    pytest.importorskip("torch")
+    docs, labels = sentiment_docs
+    tuned, refitted = neural.fit_tuned_and_refit(docs[:550], labels[:550], docs[550:], labels[550:], random_state=4)
+    assert refitted is not None and refitted.epochs == tuned.best_epoch_
+    assert refitted.vocabulary_ != tuned.vocabulary_  # it saw the dev texts too
+    again = neural.fit_tuned_and_refit(docs[:550], labels[:550], docs[550:], labels[550:], random_state=4)
+    assert all(np.array_equal(again[1].weights_[k], refitted.weights_[k]) for k in refitted.weights_)
+    assert neural.fit_tuned_and_refit(docs[:550], labels[:550], docs[550:], labels[550:], refit=False, random_state=4)[1] is None
+
+
 def test_cli_train_has_a_neural_option():
     import subprocess
 
