@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from .errors import DataError
 from .model import FeedbackModel
@@ -87,6 +88,10 @@ _WORKER_MODEL: FeedbackModel | None = None
 
 def _init_worker(model_dir: str | None, model: FeedbackModel | None) -> None:
     global _WORKER_MODEL
+    # One BLAS thread per worker: the workers are the parallelism. With the default (one thread
+    # per core in every worker) a neural member's matrix products oversubscribe the cores and
+    # --jobs 2 ran 3.5x slower than --jobs 1 (BENCHMARKS.md, section 3).
+    threadpool_limits(1)
     _WORKER_MODEL = model if model is not None else load_model(model_dir)
 
 

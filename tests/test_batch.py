@@ -167,6 +167,19 @@ def test_jobs_two_gives_identical_output(tmp_path, small_model):
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
 
 
+def test_tagging_workers_use_one_blas_thread():
+    """Each --jobs worker limits BLAS to one thread (a neural member's matrix products otherwise
+    oversubscribe the cores). Checked in a fresh process, as a worker starts."""
+    code = ("from threadpoolctl import threadpool_info\n"
+            "from feedback_nlp.batch import _init_worker\n"
+            f"_init_worker({str(ROOT / 'models' / 'default')!r}, None)\n"
+            "pools = [p for p in threadpool_info() if p['user_api'] == 'blas']\n"
+            "assert pools and all(p['num_threads'] == 1 for p in pools), pools\n"
+            "print('ok')\n")
+    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
 def test_by_sentence_on_a_real_article(tmp_path, default_model):
     seeds = sorted((SHARED / "seeds").glob("*.txt")) if (SHARED / "seeds").is_dir() else []
     if not seeds:
