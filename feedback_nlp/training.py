@@ -274,7 +274,7 @@ def train_model(
             final = model
     except BaseException:
         if neural_job is not None:  # do not leave the network training after a failure or Ctrl-C
-            neural_job[0].shutdown(wait=False, kill_workers=True)
+            neural_job.cancel()
         raise
     report = TrainingReport(
         params=chosen, thresholds=dict(final.thresholds_),
@@ -285,10 +285,28 @@ def train_model(
     return final, report
 
 
+@dataclass
+class _NeuralJob:
+    """The word BiLSTM training in a background process (``neural.fit_tuned_and_refit``)."""
+
+    executor: Any
+    future: Any
+
+    def result(self) -> tuple[Any, Any]:
+        """Wait for (tuned network, refitted network or None), then stop the process."""
+        try:
+            return self.future.result()
+        finally:
+            self.executor.shutdown()
+
+    def cancel(self) -> None:
+        """Kill the process (training failed or was interrupted)."""
+        self.executor.shutdown(wait=False, kill_workers=True)
+
+
 def _start_neural_member(train: LabelledData, train_docs: list[str], dev: LabelledData, dev_docs: list[str],
-                         seed: int, refit: bool, say: Progress) -> Any:
-    """Start training the word BiLSTM in a background process (``neural.fit_tuned_and_refit``);
-    returns (executor, future)."""
+                         seed: int, refit: bool, say: Progress) -> _NeuralJob:
+    """Start training the word BiLSTM in a background process."""
     from joblib.externals.loky import ProcessPoolExecutor
 
     from .neural import fit_tuned_and_refit, require_torch
@@ -300,21 +318,17 @@ def _start_neural_member(train: LabelledData, train_docs: list[str], dev: Labell
     future = executor.submit(
         fit_tuned_and_refit, [train_docs[i] for i in rows], [train.sentiment[i] for i in rows],  # type: ignore[index]
         [dev_docs[i] for i in dev_rows], [dev.sentiment[i] for i in dev_rows], refit, seed)  # type: ignore[index]
-    return executor, future
+    return _NeuralJob(executor, future)
 
 
-def _add_neural_member(model: FeedbackModel, job: Any, dev: LabelledData, dev_docs: list[str], dev_x: Any,
+def _add_neural_member(model: FeedbackModel, job: _NeuralJob, dev: LabelledData, dev_docs: list[str], dev_x: Any,
                        say: Progress) -> tuple[dict[str, Any], Any]:
     """Wait for the background network; attach it to ``model`` with the blend weight that
     maximises dev macro-F1 (weight 0 attaches nothing). Returns its report and the refitted network."""
     from .neural import choose_blend_weight
 
-    executor, future = job
     say("waiting for the neural member")
-    try:
-        network, refitted = future.result()
-    finally:
-        executor.shutdown()
+    network, refitted = job.result()
     dev_rows = sentiment_rows(dev)
     linear_dev = model.predict_proba_features(dev_x[dev_rows])[1]
     neural_dev = network.predict_proba_in([dev_docs[i] for i in dev_rows], model.sentiment_labels_)
@@ -377,7 +391,7 @@ def stratified_group_folds(y: np.ndarray, groups: np.ndarray, n_splits: int, see
     ``StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)``, computed in plain Python.
 
     scikit-learn places the groups one by one with ~50 small numpy calls each: 7 s for 13,000
-    texts on this project's 2-core machine, against 0.2 s here. Same arithmetic in the same
+    texts on this project's 2-core machine, against under 1 s here. Same arithmetic in the same
     order, so the same folds (tests/test_training.py compares them).
     """
     _, y_codes, class_counts = np.unique(y, return_inverse=True, return_counts=True)
@@ -402,6 +416,9 @@ def stratified_group_folds(y: np.ndarray, groups: np.ndarray, n_splits: int, see
         best, best_eval, best_size = 0, float("inf"), float("inf")
         for i in range(n_splits):
             # Mean over classes of the std over folds of (fold count / class count), with group g in fold i.
+            # Sums over folds run in order, as numpy's reduction over the first axis does (not
+            # builtin sum(), which compensates rounding from Python 3.12 on); the mean over classes
+            # is numpy's pairwise sum of a contiguous row (_numpy_sum).
             class_stds = []
             for c in range(n_classes):
                 shares = [(folds[f][c] + counts[c] if f == i else folds[f][c]) / totals[c] for f in range(n_splits)]
