@@ -44,7 +44,8 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
     """Embeddings -> bidirectional LSTM -> max over time -> softmax, over segmented words.
 
     ``fit`` keeps the epoch with the best dev macro-F1 when dev texts are given (``best_epoch_``),
-    else trains ``epochs`` epochs. Learned state: ``vocabulary_``, ``classes_``, ``weights_``.
+    else trains ``epochs`` epochs. Learned state: ``vocabulary_``, ``classes_``, ``weights_``, and
+    ``epoch_weights_`` (the weights after each epoch) when fitted with ``keep_epoch_weights``.
     """
 
     def __init__(self, size: int = 64, epochs: int = 10, max_words: int = 60, min_count: int = 2,
@@ -73,7 +74,7 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- training
     def fit(self, docs: Sequence[str], y: Sequence[str], dev_docs: Sequence[str] | None = None,
-            dev_y: Sequence[str] | None = None) -> WordBiLSTM:
+            dev_y: Sequence[str] | None = None, keep_epoch_weights: bool = False) -> WordBiLSTM:
         require_torch()
         import torch
         from torch import nn
@@ -82,6 +83,7 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
         counts = Counter(w for doc in docs for w in doc.lower().split())
         self.vocabulary_ = [w for w, c in sorted(counts.items()) if c >= self.min_count]
         self.__dict__.pop("_lookup", None)
+        self.__dict__.pop("epoch_weights_", None)
         codes = {label: k for k, label in enumerate(self.classes_)}
         ids, lengths = self._encode(docs)
         x, x_reversed = torch.from_numpy(ids), torch.from_numpy(_reverse_within_length(ids, lengths))
@@ -116,6 +118,7 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
         dev_codes = None if dev_y is None else np.array([codes.get(str(label), -1) for label in dev_y])
         dev_encoded = self._encode(dev_docs) if dev_docs is not None else None
         best = (-1.0, None, self.epochs)
+        epoch_weights = []
         for epoch in range(1, self.epochs + 1):
             network.train()
             for batch in self._batches(lengths_t, generator):
@@ -123,8 +126,10 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
                 logits = network(x[batch], x_reversed[batch], lengths_t[batch])
                 nn.functional.cross_entropy(logits, target[batch]).backward()
                 optimiser.step()
+            if keep_epoch_weights:
+                epoch_weights.append(self._weights_of(network))
             if dev_encoded is not None and dev_codes is not None:
-                self.weights_ = self._weights_of(network)
+                self.weights_ = epoch_weights[-1] if keep_epoch_weights else self._weights_of(network)
                 predicted = np.argmax(self._proba_encoded(*dev_encoded), axis=1)
                 known = dev_codes >= 0
                 score = macro_f1_codes(dev_codes[known], predicted[known], n_classes)
@@ -135,7 +140,19 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
         else:
             self.weights_ = self._weights_of(network)
         self.best_epoch_ = best[2]
+        if keep_epoch_weights:
+            self.epoch_weights_ = epoch_weights
         return self
+
+    def at_epoch(self, epoch: int) -> WordBiLSTM:
+        """This network as it was after ``epoch`` epochs, without its other epochs' weights: the
+        same weights as a fit with ``epochs=epoch`` (an epoch's work does not depend on how many follow)."""
+        if not 1 <= epoch <= len(self.__dict__.get("epoch_weights_", [])):
+            raise ValueError(f"No weights kept for epoch {epoch}: fit with keep_epoch_weights=True and at least that many epochs.")
+        network = WordBiLSTM(**{**self.get_params(), "epochs": epoch})
+        network.classes_, network.vocabulary_ = self.classes_, self.vocabulary_
+        network.weights_, network.best_epoch_ = self.epoch_weights_[epoch - 1], epoch
+        return network
 
     def _batches(self, lengths: Any, generator: Any) -> list[Any]:
         """Shuffled batches of texts of similar length (sorted within pools of 50 batches), so
@@ -217,13 +234,14 @@ class WordBiLSTM(ClassifierMixin, BaseEstimator):
         return state
 
 
-def fit_tuned_and_refit(docs: Sequence[str], y: Sequence[str], dev_docs: Sequence[str], dev_y: Sequence[str],
-                        refit: bool = True, random_state: int = 0, threads: int = 1) -> tuple[WordBiLSTM, WordBiLSTM | None]:
-    """The network the trainer tunes with (fitted on train, epoch chosen on dev) and, when ``refit``,
-    the one it ships (fitted on train + dev for that many epochs), on ``threads`` threads.
+def fit_network(docs: Sequence[str], y: Sequence[str], dev_docs: Sequence[str] | None = None,
+                dev_y: Sequence[str] | None = None, *, keep_epoch_weights: bool = False, random_state: int = 0,
+                threads: int = 1) -> WordBiLSTM:
+    """Fit the trainer's WordBiLSTM on ``threads`` threads: what each of its background processes runs.
 
-    The trainer runs this in a background process beside its linear search: a network this small
-    trains as fast on one thread as on two, so the other core stays with the linear models.
+    The trainer fits two at once beside its linear search: the one it tunes with (train, epoch
+    chosen on dev) and the one it ships (train + dev, every epoch's weights kept, cut at the
+    chosen epoch with ``at_epoch``). A network this small trains as fast on one thread as on two.
     """
     require_torch()
     import torch
@@ -231,12 +249,7 @@ def fit_tuned_and_refit(docs: Sequence[str], y: Sequence[str], dev_docs: Sequenc
 
     torch.set_num_threads(threads)
     with threadpool_limits(threads):
-        tuned = WordBiLSTM(random_state=random_state).fit(docs, y, dev_docs, dev_y)
-        final = None
-        if refit:
-            final = WordBiLSTM(epochs=tuned.best_epoch_, random_state=random_state).fit(
-                list(docs) + list(dev_docs), list(y) + list(dev_y))
-    return tuned, final
+        return WordBiLSTM(random_state=random_state).fit(docs, y, dev_docs, dev_y, keep_epoch_weights=keep_epoch_weights)
 
 
 def _reverse_within_length(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -287,38 +287,47 @@ def train_model(
 
 @dataclass
 class _NeuralJob:
-    """The word BiLSTM training in a background process (``neural.fit_tuned_and_refit``)."""
+    """The word BiLSTMs training in background processes (``neural.fit_network``): the one tuned
+    on dev and, when refitting, the one trained on train + dev at the same time."""
 
     executor: Any
-    future: Any
+    tuned: Any
+    refitted: Any | None
 
     def result(self) -> tuple[Any, Any]:
-        """Wait for (tuned network, refitted network or None), then stop the process."""
+        """Wait for (tuned network, refitted network cut at the tuned one's best epoch, or None),
+        then stop the processes."""
         try:
-            return self.future.result()
+            tuned = self.tuned.result()
+            return tuned, None if self.refitted is None else self.refitted.result().at_epoch(tuned.best_epoch_)
         finally:
             self.executor.shutdown()
 
     def cancel(self) -> None:
-        """Kill the process (training failed or was interrupted)."""
+        """Kill the processes (training failed or was interrupted)."""
         self.executor.shutdown(wait=False, kill_workers=True)
 
 
 def _start_neural_member(train: LabelledData, train_docs: list[str], dev: LabelledData, dev_docs: list[str],
                          seed: int, refit: bool, say: Progress) -> _NeuralJob:
-    """Start training the word BiLSTM in a background process."""
+    """Start training the word BiLSTMs in background processes.
+
+    The network to ship (train + dev) trains beside the one tuned on dev, keeping every epoch's
+    weights, so it need not wait for the chosen epoch count: the tuned one's time is not added to it.
+    """
     from joblib.externals.loky import ProcessPoolExecutor
 
-    from .neural import fit_tuned_and_refit, require_torch
+    from .neural import fit_network, require_torch
 
     require_torch()  # fail now, not after the linear search
     rows, dev_rows = sentiment_rows(train), sentiment_rows(dev)
+    docs, y = [train_docs[i] for i in rows], [train.sentiment[i] for i in rows]  # type: ignore[index]
+    dev_docs_, dev_y = [dev_docs[i] for i in dev_rows], [dev.sentiment[i] for i in dev_rows]  # type: ignore[index]
     say(f"training the neural member (word BiLSTM) on {len(rows):,} texts, in the background")
-    executor = ProcessPoolExecutor(max_workers=1)
-    future = executor.submit(
-        fit_tuned_and_refit, [train_docs[i] for i in rows], [train.sentiment[i] for i in rows],  # type: ignore[index]
-        [dev_docs[i] for i in dev_rows], [dev.sentiment[i] for i in dev_rows], refit, seed)  # type: ignore[index]
-    return _NeuralJob(executor, future)
+    executor = ProcessPoolExecutor(max_workers=2 if refit else 1)
+    tuned = executor.submit(fit_network, docs, y, dev_docs_, dev_y, random_state=seed)
+    refitted = executor.submit(fit_network, docs + dev_docs_, y + dev_y, keep_epoch_weights=True, random_state=seed) if refit else None
+    return _NeuralJob(executor, tuned, refitted)
 
 
 def _add_neural_member(model: FeedbackModel, job: _NeuralJob, dev: LabelledData, dev_docs: list[str], dev_x: Any,

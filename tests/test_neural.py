@@ -140,17 +140,26 @@ def test_trainer_without_torch_fails_before_the_linear_search(monkeypatch, small
     assert not any(m.startswith("tuning") for m in messages)
 
 
-def test_trainer_runs_the_network_beside_the_linear_search_and_refits_it(sentiment_docs):
-    """fit_tuned_and_refit (what the trainer's background process runs): the shipped network is
-    retrained on train + dev for the epoch count chosen on dev, one thread, deterministic."""
+def test_the_shipped_network_is_cut_at_the_tuned_epoch_and_equals_a_fit_for_that_many_epochs(sentiment_docs):
+    """The trainer trains the network it ships (train + dev) beside the tuned one, keeping every
+    epoch's weights; cut at epoch e it must equal a network fitted for e epochs, bit for bit."""
     pytest.importorskip("torch")
     docs, labels = sentiment_docs
-    tuned, refitted = neural.fit_tuned_and_refit(docs[:550], labels[:550], docs[550:], labels[550:], random_state=4)
-    assert refitted is not None and refitted.epochs == tuned.best_epoch_
-    assert refitted.vocabulary_ != tuned.vocabulary_  # it saw the dev texts too
-    again = neural.fit_tuned_and_refit(docs[:550], labels[:550], docs[550:], labels[550:], random_state=4)
-    assert all(np.array_equal(again[1].weights_[k], refitted.weights_[k]) for k in refitted.weights_)
-    assert neural.fit_tuned_and_refit(docs[:550], labels[:550], docs[550:], labels[550:], refit=False, random_state=4)[1] is None
+    every = neural.fit_network(docs, labels, keep_epoch_weights=True, random_state=4)
+    assert len(every.epoch_weights_) == every.epochs == 10
+    for epoch in (1, 3):
+        cut = every.at_epoch(epoch)
+        direct = WordBiLSTM(epochs=epoch, random_state=4).fit(docs, labels)
+        assert cut.epochs == cut.best_epoch_ == epoch and cut.vocabulary_ == direct.vocabulary_
+        assert all(np.array_equal(cut.weights_[k], direct.weights_[k]) for k in direct.weights_)
+        assert not hasattr(cut, "epoch_weights_")  # a saved model carries one set of weights
+        assert np.array_equal(cut.predict_proba(PROBES), direct.predict_proba(PROBES))
+    with pytest.raises(ValueError, match="epoch 11"):
+        every.at_epoch(11)
+    with pytest.raises(ValueError, match="keep_epoch_weights"):
+        direct.at_epoch(1)
+    tuned = neural.fit_network(docs[:550], labels[:550], docs[550:], labels[550:], random_state=4)
+    assert 1 <= tuned.best_epoch_ <= 10 and not hasattr(tuned, "epoch_weights_")
 
 
 def test_cli_train_has_a_neural_option():
