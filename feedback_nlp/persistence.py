@@ -8,14 +8,17 @@ refuses any type outside :data:`TRUSTED_TYPES` and scikit-learn's own safe set.
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
 import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -111,6 +114,35 @@ def save_model(model: FeedbackModel, directory: str | os.PathLike[str], meta: di
     return target
 
 
+class _RefuseTorch(importlib.abc.MetaPathFinder):
+    """Makes ``import torch`` fail while it is on ``sys.meta_path``."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] == "torch":
+            raise ImportError("feedback-nlp does not need PyTorch to save or load a model")
+        return None
+
+
+def _import_skops() -> ModuleType:
+    """Import skops.io (only saving and loading need it) without importing PyTorch.
+
+    On import, skops lists scikit-learn's estimators by importing every scikit-learn module, and
+    one of them is an array-API shim that imports torch when it is installed: 2.2 s instead of
+    0.6 s here, for every model saved or loaded. The shim is skipped when torch cannot be imported.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+    refuse = _RefuseTorch()
+    sys.meta_path.insert(0, refuse)
+    try:
+        import skops.io
+    finally:
+        sys.meta_path.remove(refuse)
+    return skops.io
+
+
 def _vectorisers(featuriser: Any) -> list[Any]:
     return [step for _, step in featuriser.transformer_list]
 
@@ -118,7 +150,7 @@ def _vectorisers(featuriser: Any) -> list[Any]:
 def _dump_parts(model: FeedbackModel, path: Path) -> None:
     """Write the fitted parts with skops. Vocabularies go as one newline-joined string each:
     skops stores a dict entry by entry, which made loading a 100k-term vocabulary take seconds."""
-    import skops.io as sio  # imported here: it takes ~0.4 s and only saving/loading needs it
+    sio = _import_skops()
 
     vectorisers = _vectorisers(model.featuriser_)
     vocabularies = [step.__dict__.pop("vocabulary_") for step in vectorisers]
@@ -134,7 +166,8 @@ def _dump_parts(model: FeedbackModel, path: Path) -> None:
         if neural is not None:
             parts["sentiment_neural"] = neural
             parts["neural_vocabulary"] = "\n".join(neural_vocabulary)
-        sio.dump(parts, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+        # zlib's default level 6: level 9 took 4x as long for files 0.7% smaller.
+        sio.dump(parts, path, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     finally:
         for step, vocabulary in zip(vectorisers, vocabularies):
             step.vocabulary_ = vocabulary
@@ -203,7 +236,7 @@ def load_model(
             f"{directory} was built with normaliser version {meta.get('normaliser_version')}, "
             f"this feedback-nlp uses {NORMALISER_VERSION}; retrain the model."
         )
-    import skops.io as sio
+    sio = _import_skops()
 
     try:
         untrusted = set(sio.get_untrusted_types(file=model_path))

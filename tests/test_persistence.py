@@ -113,3 +113,19 @@ def test_model_with_a_syllable_block_round_trips_and_explains(tmp_path, small_re
     assert len(names) == loaded.featuriser_.transform(["x"]).shape[1]
     explanation = explain_text(loaded, "Cán bộ hướng dẫn tận tình")
     assert explanation.sentiment is not None
+
+
+def test_loading_a_model_does_not_import_pytorch(saved):
+    """skops lists scikit-learn's estimators on import, which imports torch when it is
+    installed (seconds per load); loading must skip it and leave torch importable afterwards."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from feedback_nlp import load_model; load_model(sys.argv[1]); "
+              "print('torch' in sys.modules); import importlib.util\n"
+              "if importlib.util.find_spec('torch'):\n    import torch; print(float(torch.ones(2).sum()))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(saved)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split()
+    assert lines[0] == "False"
+    assert lines[1:] in ([], ["2.0"])
