@@ -87,11 +87,12 @@ def evaluate_prepared(model: Any, docs: Sequence[str], data: LabelledData) -> di
     return out
 
 
-def evaluate_model(model: Any, data: LabelledData, *, n_jobs: int = 1) -> dict[str, Any]:
-    """Normalise, segment and score ``data`` with ``model``; metrics as :func:`evaluate_prepared`."""
+def evaluate_model(model: Any, data: LabelledData, *, n_jobs: int = 1, use_cache: bool = False) -> dict[str, Any]:
+    """Normalise, segment and score ``data`` with ``model``; metrics as :func:`evaluate_prepared`.
+    ``use_cache`` reads and fills the training segmentation cache (``training.SegmentationCache``)."""
     from .training import prepare_texts
 
-    return evaluate_prepared(model, prepare_texts(data.texts, n_jobs), data)
+    return evaluate_prepared(model, prepare_texts(data.texts, n_jobs, use_cache=use_cache), data)
 
 
 def _headline(metrics: dict[str, Any], themes: Sequence[str] | None) -> dict[str, float]:

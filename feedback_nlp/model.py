@@ -140,12 +140,14 @@ class FeedbackModel(BaseEstimator):
         self.featuriser_ = self.fit_featuriser(docs)
         return self.fit_heads(self.featuriser_.transform(docs), themes, sentiment, theme_scope)
 
+    def new_featuriser(self) -> Any:
+        """Return an unfitted featuriser (a FeatureUnion of TF-IDF blocks) with this model's settings."""
+        return build_featuriser(self.word_ngram_range, self.char_ngram_range, self.min_df, self.char_max_features,
+                                self.syllable_ngram_range)
+
     def fit_featuriser(self, docs: Sequence[str]) -> Any:
         """Return a featuriser with this model's settings, fitted on segmented texts."""
-        featuriser = build_featuriser(self.word_ngram_range, self.char_ngram_range, self.min_df, self.char_max_features,
-                                      self.syllable_ngram_range)
-        featuriser.fit(docs)
-        return featuriser
+        return self.new_featuriser().fit(docs)
 
     def fit_heads(self, features: Any, themes: Sequence[Sequence[str] | None] | None, sentiment: Sequence[str | None] | None,
                   theme_scope: Sequence[Any] | None = None) -> FeedbackModel:

@@ -109,11 +109,11 @@ def train_from_files(
     )
     # The users' own held-out texts, scored by the model as tuned before the final refit (which
     # sees them): the fair ground for comparing with an existing model.
-    held_out_metrics = evaluate_model(report.tuned_model, user_dev)
+    held_out_metrics = evaluate_model(report.tuned_model, user_dev, use_cache=use_cache)  # segmented while training
     comparison, backup = None, None
     if replace is not None and Path(replace).exists():
         old = load_model(replace)
-        comparison = compare_metrics(evaluate_model(old, user_dev), held_out_metrics, tolerance, names=("old", "new"))
+        comparison = compare_metrics(evaluate_model(old, user_dev, use_cache=use_cache), held_out_metrics, tolerance, names=("old", "new"))
         say(comparison["verdict_line"])
         if comparison["verdict"] == "worse" and not force:
             raise ReplaceRefusedError(

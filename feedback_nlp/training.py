@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
@@ -233,6 +234,7 @@ def train_model(
     try:
         search = _GridSearch(grid, base, train, train_docs, dev, dev_docs, _workers(n_jobs), say)
         features = search.choose_features()
+        search.keep_blocks_of(features)
         theme_params, sentiment_params = search.choose_strength(features)
         chosen = {**features, "theme_C": (theme_params or sentiment_params)["theme_C"],
                   "sentiment_C": (sentiment_params or theme_params)["sentiment_C"],
@@ -525,14 +527,37 @@ class _GridSearch:
         self.train_docs, self.dev_docs, self.workers, self.say = train_docs, dev_docs, workers, say
         self.tried: list[dict[str, Any]] = []
         self._featurised: tuple[dict[str, Any], Any, Any, Any] | None = None
+        # Fitted TF-IDF blocks with their train and dev matrices, by block settings: feature
+        # settings share blocks (the default grid's three settings have four distinct blocks).
+        self._blocks: dict[str, tuple[Any, Any, Any]] = {}
 
     def featurised(self, feature_params: dict[str, Any]) -> tuple[Any, Any, Any]:
-        """(featuriser fitted on train, train matrix, dev matrix); the last setting is kept."""
+        """(featuriser fitted on train, train matrix, dev matrix); the last setting is kept.
+
+        The same matrices as the featuriser's own ``fit`` and ``transform``, but each block is
+        fitted and applied once per search, whichever settings it appears in."""
         if self._featurised is None or self._featurised[0] != feature_params:
-            featuriser = FeedbackModel(**self.base, **feature_params).fit_featuriser(self.train_docs)
-            self._featurised = (feature_params, featuriser, featuriser.transform(self.train_docs),
-                                featuriser.transform(self.dev_docs))
+            featuriser = FeedbackModel(**self.base, **feature_params).new_featuriser()
+            fitted, train_parts, dev_parts = [], [], []
+            for name, block in featuriser.transformer_list:
+                key = _block_key(name, block)
+                if key not in self._blocks:
+                    block.fit(self.train_docs)
+                    self._blocks[key] = (block, block.transform(self.train_docs), block.transform(self.dev_docs))
+                block, train_x, dev_x = self._blocks[key]
+                fitted.append((name, block))
+                train_parts.append(train_x)
+                dev_parts.append(dev_x)
+            featuriser.transformer_list = fitted
+            # As FeatureUnion.transform stacks its blocks' outputs.
+            self._featurised = (feature_params, featuriser, sp.hstack(train_parts).tocsr(), sp.hstack(dev_parts).tocsr())
         return self._featurised[1:]
+
+    def keep_blocks_of(self, feature_params: dict[str, Any]) -> None:
+        """Forget the fitted blocks that ``feature_params`` does not use (memory)."""
+        featuriser = FeedbackModel(**self.base, **feature_params).new_featuriser()
+        used = {_block_key(name, block) for name, block in featuriser.transformer_list}
+        self._blocks = {key: value for key, value in self._blocks.items() if key in used}
 
     def _score(self, feature_params: dict[str, Any], points: list[tuple[float, Any]]) -> list[dict[str, Any]]:
         _, train_x, dev_x = self.featurised(feature_params)
@@ -579,6 +604,11 @@ class _GridSearch:
                 if key in entry and entry[key] > best[head][0] + TOLERANCE:
                     best[head] = (entry[key], entry)
         return best["theme"][1], best["sentiment"][1]
+
+
+def _block_key(name: str, block: Any) -> str:
+    """What identifies a featuriser block: its name and settings."""
+    return f"{name} {sorted(block.get_params().items())}"
 
 
 def hold_out(data: LabelledData, fraction: float, seed: int) -> tuple[LabelledData, LabelledData]:
