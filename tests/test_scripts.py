@@ -9,7 +9,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("script", ["bench_uit_vsfc.py", "compare_neural_uit_vsfc.py", "compare_network_settings_uit_vsfc.py"])
+@pytest.mark.parametrize("script", ["bench_uit_vsfc.py", "compare_neural_uit_vsfc.py", "compare_network_settings_uit_vsfc.py",
+                                    "compare_solvers_uit_vsfc.py"])
 def test_uit_scripts_skip_without_the_data(script, tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--data", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
