@@ -81,6 +81,11 @@ def save_model(model: FeedbackModel, directory: str | os.PathLike[str], meta: di
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
+        # mkdtemp makes the directory private (0700); give it the permissions of a directory
+        # made with mkdir, so a service running as another user can still read the model.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         _dump_parts(model, tmp / MODEL_FILE)
         full_meta: dict[str, Any] = dict(meta or {})
         full_meta.update(

@@ -129,3 +129,17 @@ def test_loading_a_model_does_not_import_pytorch(saved):
     lines = done.stdout.split()
     assert lines[0] == "False"
     assert lines[1:] in ([], ["2.0"])
+
+
+def test_a_saved_model_directory_gets_the_usual_permissions(tmp_path, small_model):
+    """Not the private 0700 of a temp dir: other accounts (a service user) must be able to read it."""
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        saved = save_model(small_model, tmp_path / "shared_model", {"name": "test", "version": "t1"})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o755
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o644 for f in saved.iterdir())
