@@ -526,10 +526,22 @@ def _env_int(name: str, default: int) -> int:
         raise ServiceConfigError(f"${name} must be a whole number, got {raw!r}.") from None
 
 
+def limit_blas_threads() -> None:
+    """Give this worker process one BLAS thread: the worker processes are the parallelism. With a
+    neural model and numpy's default (a thread per core in every worker), two workers served 313
+    comments/s against 491 for one; with one thread each, 1,136 (BENCHMARKS.md, section 4). A
+    single server process keeps the default: there the BLAS threads are its only use of other cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def app_from_env() -> FastAPI:
     """App factory for ``uvicorn --factory feedback_nlp.service:app_from_env`` and worker
     processes: settings from $FEEDBACK_NLP_MODEL, $FEEDBACK_NLP_MAX_TEXTS,
-    $FEEDBACK_NLP_MAX_BYTES, $FEEDBACK_NLP_MAX_CHARS and $FEEDBACK_NLP_API_KEY."""
+    $FEEDBACK_NLP_MAX_BYTES, $FEEDBACK_NLP_MAX_CHARS and $FEEDBACK_NLP_API_KEY.
+    Limits the process to one BLAS thread (``limit_blas_threads``)."""
+    limit_blas_threads()
     model_dir = os.environ.get(MODEL_ENV) or None
     return create_app(
         Path(model_dir) if model_dir else None,

@@ -1,6 +1,6 @@
 """HTTP service benchmark: start ``feedback-nlp serve`` on loopback, send a bounded load, report.
 
-Usage: python scripts/bench_serve.py [--workers 1] [--clients 20] [--requests 2000] [--batch 10]
+Usage: python scripts/bench_serve.py [--workers 1] [--model DIR] [--clients 20] [--requests 2000] [--batch 10]
                                      [--by-sentence] [--max-seconds 600] [--json OUT]
 
 Starts the service as a subprocess on a free 127.0.0.1 port (nothing else is contacted), waits
@@ -49,12 +49,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, workers: int, log_path: Path) -> subprocess.Popen:
+def start_server(port: int, workers: int, log_path: Path, model: Path | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "FEEDBACK_NLP_API_KEY"}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "feedback_nlp", "serve", "--host", HOST, "--port", str(port), "--workers", str(workers),
-             "--no-access-log", "--log-level", "warning"],
+             "--no-access-log", "--log-level", "warning"] + (["--model", str(model)] if model is not None else []),
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 180
@@ -138,6 +138,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--model", type=Path, help="model directory to serve (default: the shipped model)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent client threads (one connection each)")
     parser.add_argument("--requests", type=int, default=2000, help="timed requests in total")
     parser.add_argument("--batch", type=int, default=10, help="comments per request")
@@ -159,7 +160,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "serve.log"
         started = time.perf_counter()
-        server = start_server(port, args.workers, log_path)
+        server = start_server(port, args.workers, log_path, args.model)
         ready = time.perf_counter() - started
         try:
             if warmup:

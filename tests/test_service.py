@@ -308,3 +308,17 @@ def test_cli_checks_options_and_documents_them():
     assert "/v1/tag" in usage and "FEEDBACK_NLP_API_KEY" in usage
     assert (serve.DEFAULT_MAX_TEXTS, serve.DEFAULT_MAX_BYTES, serve.DEFAULT_MAX_CHARS) == (
         service.DEFAULT_MAX_TEXTS, service.DEFAULT_MAX_BYTES, service.DEFAULT_MAX_CHARS)
+
+
+def test_worker_processes_use_one_blas_thread():
+    """With --workers N, each worker limits BLAS to one thread (a neural member's matrix products
+    otherwise oversubscribe the cores). Checked in a fresh process, as a worker starts."""
+    code = ("from threadpoolctl import threadpool_info\n"
+            "from feedback_nlp.service import app_from_env\n"
+            "app_from_env()\n"
+            "pools = [p for p in threadpool_info() if p['user_api'] == 'blas']\n"
+            "assert pools and all(p['num_threads'] == 1 for p in pools), pools\n"
+            "print('ok')\n")
+    env = {**os.environ, "FEEDBACK_NLP_MODEL": str(ROOT / "models" / "default")}
+    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
