@@ -298,12 +298,16 @@ class _NeuralJob:
 
     def result(self) -> tuple[Any, Any]:
         """Wait for (tuned network, refitted network cut at the tuned one's best epoch, or None),
-        then stop the processes."""
+        then stop the processes. If either fails (or the wait is interrupted), kill the other
+        instead of waiting for it."""
         try:
             tuned = self.tuned.result()
-            return tuned, None if self.refitted is None else self.refitted.result().at_epoch(tuned.best_epoch_)
-        finally:
-            self.executor.shutdown()
+            refitted = None if self.refitted is None else self.refitted.result().at_epoch(tuned.best_epoch_)
+        except BaseException:
+            self.cancel()
+            raise
+        self.executor.shutdown()
+        return tuned, refitted
 
     def cancel(self) -> None:
         """Kill the processes (training failed or was interrupted)."""

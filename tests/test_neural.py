@@ -162,6 +162,28 @@ def test_the_shipped_network_is_cut_at_the_tuned_epoch_and_equals_a_fit_for_that
     assert 1 <= tuned.best_epoch_ <= 10 and not hasattr(tuned, "epoch_weights_")
 
 
+def _fail_at_once() -> None:
+    raise RuntimeError("the tuned network failed")
+
+
+def test_a_failed_network_stops_the_other_at_once():
+    """If the tuned network fails, the trainer does not wait for the other background process."""
+    import time
+
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    from feedback_nlp.training import _NeuralJob
+
+    executor = ProcessPoolExecutor(max_workers=2)
+    slow = executor.submit(time.sleep, 120)
+    job = _NeuralJob(executor, executor.submit(_fail_at_once), slow)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="tuned network failed"):
+        job.result()
+    assert time.monotonic() - started < 60  # it did not wait out the 120 s process
+    executor.shutdown(wait=True)  # returns at once: the workers were killed
+
+
 def test_cli_train_has_a_neural_option():
     import subprocess
 
