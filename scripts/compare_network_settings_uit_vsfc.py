@@ -5,8 +5,9 @@ Usage: python scripts/compare_network_settings_uit_vsfc.py [--data ../shared/dat
 Trains the linear model once per task with the trainer (``train_model``, no network), then, for
 each setting below, the word BiLSTM as the trainer does (on train with the epoch chosen on dev,
 then again on train + dev for that many epochs), picks the blend weight on dev and scores the
-blend on test. The first setting is the trainer's own, so its row reproduces
-``bench_uit_vsfc.py --neural``. Needs PyTorch; skips with a message without it or without the data.
+blend on test; "dev macro" is the blend's dev macro-F1 at that weight (train-only models), the
+score a choice between settings may use. The first setting is the trainer's own, so its row
+reproduces ``bench_uit_vsfc.py --neural``. Needs PyTorch; skips with a message without it or without the data.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
-    print(f"{'task':<10} {'setting':<52} {'epoch':>5} {'weight':>6} {'weighted-F1':>11} {'macro-F1':>8} {'train s':>8} {'refit s':>8}")
+    print(f"{'task':<10} {'setting':<52} {'epoch':>5} {'weight':>6} {'dev macro':>9} {'weighted-F1':>11} {'macro-F1':>8} "
+          f"{'train s':>8} {'refit s':>8}")
     for task, labels in TASKS.items():
         columns = Columns(text="text", themes="themes", sentiment=task)
         train, dev, test = (load_labelled([args.data / f"{s}.jsonl"], columns=columns, sentiment_labels=labels,
@@ -70,10 +72,10 @@ def main() -> None:
                 refit = WordBiLSTM(random_state=0, **{**setting, "epochs": tuned.best_epoch_}).fit(
                     train_docs + dev_docs, train.sentiment + dev.sentiment)
                 refitted = time.perf_counter()
-            weight, _ = choose_blend_weight(linear_dev, tuned.predict_proba_in(dev_docs, labels), dev.sentiment, labels)
+            weight, dev_score = choose_blend_weight(linear_dev, tuned.predict_proba_in(dev_docs, labels), dev.sentiment, labels)
             proba = blend(linear_test, refit.predict_proba_in(test_docs, labels), weight) if weight else linear_test
             metrics = sentiment_metrics(test.sentiment, [labels[k] for k in np.argmax(proba, axis=1)], labels)
-            print(f"{task:<10} {str(setting or 'trainer default'):<52} {tuned.best_epoch_:>5} {weight:>6} "
+            print(f"{task:<10} {str(setting or 'trainer default'):<52} {tuned.best_epoch_:>5} {weight:>6} {dev_score:>9.4f} "
                   f"{metrics['weighted_f1']:>11.4f} {metrics['macro_f1']:>8.4f} {trained - started:>8.1f} {refitted - trained:>8.1f}",
                   flush=True)
 
