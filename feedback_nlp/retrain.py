@@ -109,7 +109,9 @@ def train_from_files(
     )
     # The users' own held-out texts, scored by the model as tuned before the final refit (which
     # sees them): the fair ground for comparing with an existing model.
-    held_out_metrics = evaluate_model(report.tuned_model, user_dev, use_cache=use_cache)  # segmented while training
+    # With --base none the dev split is the users' own, and the trainer has already scored it so.
+    held_out_metrics = (report.dev_metrics if dev is user_dev
+                        else evaluate_model(report.tuned_model, user_dev, use_cache=use_cache))  # segmented while training
     comparison, backup = None, None
     if replace is not None and Path(replace).exists():
         old = load_model(replace)

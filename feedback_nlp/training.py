@@ -229,7 +229,7 @@ def train_model(
         raise TrainingError("The dev split has no theme labels to tune on; pass --dev with labelled themes.")
     if has_sentiment and not sentiment_rows(dev):
         raise TrainingError("The dev split has no sentiment labels to tune on; pass --dev with labelled sentiment.")
-    # The network trains in a background process while the linear search below runs.
+    # The networks train in background processes while the linear search below runs.
     neural_job = _start_neural_member(train, train_docs, dev, dev_docs, seed, refit, say) if neural and has_sentiment else None
     linear_jobs = _linear_workers(n_jobs, neural_job)
     try:

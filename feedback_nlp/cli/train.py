@@ -29,7 +29,7 @@ def train_command(
     force: bool = typer.Option(False, "--force", help="With --replace: replace even when the new model scores worse."),
     tolerance: float = typer.Option(DEFAULT_TOLERANCE, "--tolerance", help="With --replace: how much macro-F1 the new model may lose."),
     augment: bool = typer.Option(False, "--augment-no-diacritics", help="Also train on copies of the texts with diacritics removed (more robust to text typed without them; the shipped model uses it)."),
-    neural: bool = typer.Option(False, "--neural", help="Also train a small word BiLSTM for the sentiment (single-choice) labels and blend it in with a weight chosen on dev. Needs PyTorch to train (pip install \"feedback-nlp[neural]\"), not to tag; it trains in a background process beside the linear search (BENCHMARKS.md, section 3)."),
+    neural: bool = typer.Option(False, "--neural", help="Also train a small word BiLSTM for the sentiment (single-choice) labels and blend it in with a weight chosen on dev. Needs PyTorch to train (pip install \"feedback-nlp[neural]\"), not to tag; it trains in background processes beside the linear search, roughly doubling training time (BENCHMARKS.md, section 3)."),
     drop_conflicts: bool = typer.Option(False, "--drop-conflicts", help="Leave out texts that appear with different labels (with a warning) instead of stopping."),
     jobs: int = typer.Option(-1, "--jobs", "-j", help="Processes for word segmentation (-1: all cores)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the segmentation cache (~/.cache/feedback-nlp)."),
