@@ -77,6 +77,16 @@ def test_same_seed_same_network(small_network, sentiment_docs):
     assert all(np.array_equal(again.weights_[k], small_network.weights_[k]) for k in small_network.weights_)
 
 
+def test_adam_for_all_parameters_at_once_gives_the_same_weights_as_one_at_a_time(monkeypatch, small_network, sentiment_docs):
+    import torch
+
+    adam = torch.optim.Adam
+    monkeypatch.setattr(torch.optim, "Adam", lambda params, **options: adam(params, **{**options, "foreach": False}))
+    docs, labels = sentiment_docs
+    looped = WordBiLSTM(size=16, epochs=3, random_state=1).fit(docs[:550], labels[:550], docs[550:], labels[550:])
+    assert all(np.array_equal(looped.weights_[k], small_network.weights_[k]) for k in small_network.weights_)
+
+
 def test_blend_weight_is_chosen_on_dev():
     truth = ["a", "b", "a", "b"]
     linear = np.array([[0.9, 0.1], [0.6, 0.4], [0.8, 0.2], [0.45, 0.55]])  # second text wrong
