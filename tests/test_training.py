@@ -2,6 +2,7 @@
 evaluate/compare, and an end-to-end train -> tag -> evaluate run through the CLI."""
 
 import json
+import os
 import random
 import re
 import subprocess
@@ -16,6 +17,7 @@ from conftest import CORPUS, PYTHON, ROOT, read_jsonl
 from typer.testing import CliRunner
 
 from feedback_nlp import DataError, load_model
+from feedback_nlp.data import LabelledData
 from feedback_nlp.cli import app
 from feedback_nlp.retrain import ReplaceRefusedError, train_from_files
 from feedback_nlp.evaluation import macro_f1_codes
@@ -321,12 +323,79 @@ def test_the_logistic_regression_member_is_close_to_its_optimum():
     assert np.abs(member.predict_proba(dev_x) - optimum.predict_proba(dev_x)).max() < 0.02
 
 
+class _Future:
+    def __init__(self, done: bool = False) -> None:
+        self.finished = done
+
+    def done(self) -> bool:
+        return self.finished
+
+
 def test_the_linear_search_leaves_the_networks_their_cores():
-    from feedback_nlp.training import _linear_workers, _NeuralJob
+    from feedback_nlp.training import FitRunner, _NeuralJob
 
-    both, tuned_only = _NeuralJob(None, None, object()), _NeuralJob(None, None, None)
-    assert (both.processes, tuned_only.processes) == (2, 1)
-    assert _linear_workers(4, None) == 4
-    assert _linear_workers(4, both) == 2 and _linear_workers(4, tuned_only) == 3
-    assert _linear_workers(2, both) == 1 and _linear_workers(1, tuned_only) == 1
+    tuned, refitted = _Future(), _Future()
+    both, tuned_only = _NeuralJob(None, tuned, refitted), _NeuralJob(None, _Future(), None)
+    assert (both.running, tuned_only.running) == (2, 1)
+    assert FitRunner(4).free_cores() == 4
+    assert FitRunner(4, both).free_cores() == 2 and FitRunner(4, tuned_only).free_cores() == 3
+    assert FitRunner(2, both).free_cores() == 1 and FitRunner(1, tuned_only).free_cores() == 1
+    tuned.finished = True
+    assert FitRunner(4, both).free_cores() == 3
+    refitted.finished = True
+    assert FitRunner(2, both).free_cores() == 2
 
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no os.nice on this system")
+def test_the_networks_train_at_lower_priority_than_the_linear_search(monkeypatch):
+    """The trainer's network processes are niced, so they take the cores the linear search leaves."""
+    import feedback_nlp.neural as neural
+    import feedback_nlp.training as training
+
+    monkeypatch.setattr(neural, "require_torch", lambda: None)
+    # Runs in each network process (pickled by value) and reports that process's niceness.
+    monkeypatch.setattr(neural, "fit_network", lambda *args, **kwargs: os.nice(0))
+    data = LabelledData(texts=["a", "b"], themes=None, sentiment=["negative", "positive"])
+    job = training._start_neural_member(data, ["a", "b"], data, ["a", "b"], 0, True, lambda _m: None)
+    try:
+        assert job.tuned.result(timeout=60) == job.refitted.result(timeout=60) == os.nice(0) + training.NETWORK_NICENESS
+    finally:
+        job.cancel()
+
+
+def test_fits_beside_the_networks_take_a_core_as_soon_as_a_network_frees_it():
+    """On 2 cores one fit runs at a time while the networks train; once they finish, two."""
+    import threading
+    import time
+
+    from feedback_nlp.training import FitRunner, _NeuralJob
+
+    tuned, refitted = _Future(), _Future()
+    runner = FitRunner(2, _NeuralJob(None, tuned, refitted))
+    lock, running, most = threading.Lock(), [0], []
+
+    def fit(number: int) -> int:
+        with lock:
+            running[0] += 1
+            most.append(running[0])
+        time.sleep(0.05)
+        if number == 3:  # the networks finish while the fourth fit runs
+            tuned.finished = refitted.finished = True
+        with lock:
+            running[0] -= 1
+        return number * number
+
+    assert runner.map(fit, [(n,) for n in range(10)]) == [n * n for n in range(10)]
+    assert max(most[:4]) == 1 and max(most) == 2
+
+
+def test_a_failed_fit_beside_the_networks_fails_the_search():
+    from feedback_nlp.training import FitRunner, _NeuralJob
+
+    def fit(number: int) -> int:
+        if number == 2:
+            raise ValueError("fit 2 failed")
+        return number
+
+    with pytest.raises(ValueError, match="fit 2 failed"):
+        FitRunner(2, _NeuralJob(None, _Future(True), None)).map(fit, [(n,) for n in range(5)])
